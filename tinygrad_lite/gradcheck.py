@@ -1,0 +1,105 @@
+"""gradcheck: compare the engine's gradients with central finite differences, as torch.autograd.gradcheck."""
+
+import warnings
+
+import numpy as np
+
+from .tensor import Tensor, grad, no_grad
+
+__all__ = ["gradcheck", "GradcheckError"]
+
+
+class GradcheckError(AssertionError, RuntimeError):
+    """The analytical and the numerical Jacobian disagree; the message names the worst entry."""
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Check every d(output)/d(input) of ``fn(*inputs)`` against central differences.
+
+    ``inputs`` is a Tensor or a sequence; the tensors among them with ``requires_grad=True`` are
+    checked, anything else is passed through unchanged. ``fn`` returns a Tensor or a sequence of
+    Tensors. An entry passes when ``|analytical - numerical| <= atol + rtol * |numerical|``.
+    Returns True; on failure raises GradcheckError naming the worst entry (or returns False
+    with ``raise_exception=False``). Use float64 inputs: float32 cannot resolve eps=1e-6.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad; create them with requires_grad=True")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite differences "
+                          f"with eps={eps} are unreliable in low precision", UserWarning, stacklevel=2)
+    outputs = _as_outputs(fn(*inputs))
+    analytical = _analytical(outputs, [inputs[i] for i in checked])
+    numerical = _numerical(fn, inputs, checked, eps, [o.size for o in outputs])
+    worst = None
+    for o, out in enumerate(outputs):
+        for n, i in enumerate(checked):
+            a, num = analytical[o][n], numerical[o][n]
+            excess = np.abs(a - num) - (atol + rtol * np.abs(num))
+            if excess.size and (worst is None or excess.max() > worst[0]):
+                k = np.unravel_index(np.argmax(excess), excess.shape)
+                worst = (excess[k], o, i, k, a[k], num[k], out.shape, inputs[i].shape)
+    if worst is None or worst[0] <= 0:
+        return True
+    if not raise_exception:
+        return False
+    _, o, i, (row, col), a, num, out_shape, in_shape = worst
+    out_index = np.unravel_index(row, out_shape) if out_shape else ()
+    in_index = np.unravel_index(col, in_shape) if in_shape else ()
+    raise GradcheckError(
+        f"gradcheck: Jacobian mismatch for output {o} (shape {out_shape}) with respect to input {i} "
+        f"(shape {in_shape}): worst entry d out{tuple(map(int, out_index))} / d in{tuple(map(int, in_index))}: "
+        f"analytical {a:.10g}, numerical {num:.10g}, |difference| {abs(a - num):.3g} > "
+        f"atol + rtol*|numerical| = {atol + rtol * abs(num):.3g}")
+
+
+def _as_outputs(result):
+    outputs = [result] if isinstance(result, Tensor) else list(result)
+    if not outputs or not all(isinstance(o, Tensor) for o in outputs):
+        raise TypeError("gradcheck: fn must return a Tensor or a sequence of Tensors")
+    return outputs
+
+
+def _analytical(outputs, tensors):
+    """jac[o][n][k, j] = d outputs[o].flat[k] / d tensors[n].flat[j], one backward per output entry."""
+    jac = []
+    for out in outputs:
+        rows = [np.zeros((out.size, x.size)) for x in tensors]
+        if out.requires_grad:
+            for k in range(out.size):
+                seed = np.zeros(out.size, dtype=out.dtype)
+                seed[k] = 1
+                grads = grad(out, tensors, gradient=seed.reshape(out.shape), retain_graph=True, allow_unused=True)
+                for n, g in enumerate(grads):
+                    if g is not None:
+                        rows[n][k] = g.numpy().ravel()
+        jac.append(rows)
+    return jac
+
+
+def _numerical(fn, inputs, checked, eps, out_sizes):
+    """The same Jacobian by central differences, evaluating fn on perturbed copies of the inputs."""
+    jac = [[np.zeros((size, inputs[i].size)) for i in checked] for size in out_sizes]
+    for n, i in enumerate(checked):
+        base = inputs[i].numpy().astype(np.float64)
+        columns = []
+        for j in range(base.size):
+            values = []
+            for step in (eps, -eps):
+                moved = base.copy()
+                moved.flat[j] += step
+                args = list(inputs)
+                args[i] = Tensor(moved.astype(inputs[i].dtype), requires_grad=True)
+                values.append([o.numpy().astype(np.float64).ravel() for o in _as_outputs(_evaluate(fn, args))])
+            columns.append([(plus - minus) / (2 * eps) for plus, minus in zip(*values)])
+        for o in range(len(jac)):
+            for j, column in enumerate(columns):
+                jac[o][n][:, j] = column[o]
+    return jac
+
+
+def _evaluate(fn, args):
+    with no_grad():
+        return fn(*args)

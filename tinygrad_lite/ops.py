@@ -1,0 +1,568 @@
+"""Every differentiable op, its forward and its vector-Jacobian product side by side.
+
+An op is a small class. ``forward`` receives numpy arrays (and plain Python options such as
+``axis``), keeps what its derivative needs on ``self`` and returns the result array.
+``backward`` receives the gradient ``g`` of the loss with respect to that result and returns
+one gradient per input, ``None`` for inputs that do not require one. The engine in
+``tensor.py`` sets ``self.parents`` (the input Tensors) and does all the bookkeeping.
+
+Rules that keep the engine fast and correct:
+
+* ``backward`` never writes into ``g`` or into a saved array: the engine may hand the same
+  array to several ops.
+* Every binary op passes its gradients through ``unbroadcast``: broadcasting is undone in one
+  place, for all of them.
+* Indexing returns an ``IndexGrad`` instead of a zero-filled array, so that slicing one tensor
+  many times (``xw[t]`` for every time step) accumulates into a single buffer: O(T), not O(T²).
+"""
+
+import numpy as np
+
+__all__ = ["Function", "IndexGrad", "unbroadcast"]
+
+
+class Function:
+    """Base class of every op; an instance is one node of the graph (PyTorch's ``grad_fn``)."""
+
+    __slots__ = ("parents",)
+
+    def forward(self, *args):  # pragma: no cover - every op overrides it
+        raise NotImplementedError
+
+    def backward(self, g):  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+
+def unbroadcast(g, like):
+    """Sum ``g`` down to the shape of array ``like`` and cast it to ``like``'s dtype.
+
+    numpy broadcasting stretches size-1 axes and prepends new ones; the gradient of a stretched
+    input is the sum over the stretched axes. This is the only place where that happens.
+    """
+    shape = like.shape
+    if g.shape != shape:
+        extra = g.ndim - len(shape)
+        if extra:
+            g = g.sum(axis=tuple(range(extra)))
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if stretched:
+            g = g.sum(axis=stretched, keepdims=True)
+    dtype = like.dtype
+    if g.dtype is not dtype and g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+class IndexGrad:
+    """The gradient of ``x[index]``: added into one buffer of x's shape, never zero-filled twice."""
+
+    __slots__ = ("index", "g", "basic")
+
+    def __init__(self, index, g, basic):
+        self.index, self.g, self.basic = index, g, basic
+
+    def add_into(self, buffer):
+        if self.basic:  # a basic index selects every element at most once
+            buffer[self.index] += self.g
+        else:  # integer arrays may repeat an index: np.add.at adds every repeat
+            np.add.at(buffer, self.index, self.g)
+        return buffer
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise, one input
+
+
+class Neg(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return np.negative(x)
+
+    def backward(self, g):
+        return (np.negative(g),)
+
+
+class Exp(Function):
+    __slots__ = ("out",)
+
+    def forward(self, x):
+        self.out = np.exp(x)
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out,)
+
+
+class Log(Function):
+    __slots__ = ("x",)
+
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g):
+        return (g / self.x,)
+
+
+class Sqrt(Function):
+    __slots__ = ("out",)
+
+    def forward(self, x):
+        self.out = np.sqrt(x)
+        return self.out
+
+    def backward(self, g):
+        return (g / (2 * self.out),)
+
+
+class Abs(Function):
+    __slots__ = ("x",)
+
+    def forward(self, x):
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, g):
+        return (g * np.sign(self.x),)  # 0 at x == 0, as PyTorch
+
+
+# exp(-x) overflows past these inputs; clamping there changes sigmoid by less than the
+# smallest normal number of the dtype, and keeps numpy from warning at x = -1000.
+_EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
+
+
+class Sigmoid(Function):
+    __slots__ = ("out",)
+
+    def forward(self, x):
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        e = np.negative(x)
+        limit = _EXP_LIMIT.get(e.dtype)
+        if limit is not None:
+            np.minimum(e, limit, out=e)
+        np.exp(e, out=e)
+        e += 1
+        self.out = np.reciprocal(e, out=e)
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return (g * s * (1 - s),)
+
+
+class Tanh(Function):
+    __slots__ = ("out",)
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        t = self.out
+        return (g * (1 - t * t),)
+
+
+class Relu(Function):
+    __slots__ = ("x",)
+
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return (g * (self.x > 0),)  # 0 at x == 0, as PyTorch
+
+
+class Clip(Function):
+    __slots__ = ("x", "lo", "hi")
+
+    def forward(self, x, lo, hi):
+        self.x, self.lo, self.hi = x, lo, hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, g):
+        x, inside = self.x, True  # the boundaries pass the gradient, as torch.clamp
+        if self.lo is not None:
+            inside = x >= self.lo
+        if self.hi is not None:
+            inside = inside & (x <= self.hi)
+        return (g * inside,)
+
+
+class PowScalar(Function):
+    """x ** p for a constant p."""
+
+    __slots__ = ("x", "p")
+
+    def forward(self, x, p):
+        self.x, self.p = x, p
+        return x**p
+
+    def backward(self, g):
+        p = self.p
+        if p == 0:
+            return (np.zeros_like(g),)
+        return (g * (p * self.x ** (p - 1)),)
+
+
+class Cast(Function):
+    __slots__ = ("dtype",)
+
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.dtype),)
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise, two inputs, numpy broadcasting
+
+
+class Add(Function):
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x + y
+
+    def backward(self, g):
+        a, b = self.parents
+        return (unbroadcast(g, self.x) if a.requires_grad else None,
+                unbroadcast(g, self.y) if b.requires_grad else None)
+
+
+class Sub(Function):
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x - y
+
+    def backward(self, g):
+        a, b = self.parents
+        return (unbroadcast(g, self.x) if a.requires_grad else None,
+                unbroadcast(np.negative(g), self.y) if b.requires_grad else None)
+
+
+class Mul(Function):
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, g):
+        a, b = self.parents
+        return (unbroadcast(g * self.y, self.x) if a.requires_grad else None,
+                unbroadcast(g * self.x, self.y) if b.requires_grad else None)
+
+
+class Div(Function):
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x / y
+
+    def backward(self, g):
+        a, b = self.parents
+        gx = g / self.y
+        return (unbroadcast(gx, self.x) if a.requires_grad else None,
+                unbroadcast(gx * (-self.x / self.y), self.y) if b.requires_grad else None)
+
+
+class Pow(Function):
+    """x ** y for two tensors; d/dy = x**y log x is defined for x > 0 only."""
+
+    __slots__ = ("x", "y", "out")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        self.out = x**y
+        return self.out
+
+    def backward(self, g):
+        a, b = self.parents
+        x, y = self.x, self.y
+        gx = gy = None
+        if a.requires_grad:
+            gx = unbroadcast(g * y * x ** (y - 1), x)
+        if b.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_x = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
+            gy = unbroadcast(g * self.out * log_x, y)
+        return gx, gy
+
+
+class Maximum(Function):
+    """Elementwise max; a tie splits the gradient in half, as torch.maximum."""
+
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return np.maximum(x, y)
+
+    def backward(self, g):
+        a, b = self.parents
+        x, y = self.x, self.y
+        share_x = (x > y) + 0.5 * (x == y)
+        return (unbroadcast(g * share_x, x) if a.requires_grad else None,
+                unbroadcast(g * (1 - share_x), y) if b.requires_grad else None)
+
+
+class Minimum(Function):
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return np.minimum(x, y)
+
+    def backward(self, g):
+        a, b = self.parents
+        x, y = self.x, self.y
+        share_x = (x < y) + 0.5 * (x == y)
+        return (unbroadcast(g * share_x, x) if a.requires_grad else None,
+                unbroadcast(g * (1 - share_x), y) if b.requires_grad else None)
+
+
+class Where(Function):
+    """where(cond, x, y); ``cond`` is a constant boolean array, not differentiated."""
+
+    __slots__ = ("cond", "x", "y")
+
+    def forward(self, x, y, cond):
+        self.cond, self.x, self.y = cond, x, y
+        return np.where(cond, x, y)
+
+    def backward(self, g):
+        a, b = self.parents
+        zero = np.zeros((), dtype=g.dtype)
+        return (unbroadcast(np.where(self.cond, g, zero), self.x) if a.requires_grad else None,
+                unbroadcast(np.where(self.cond, zero, g), self.y) if b.requires_grad else None)
+
+
+class MatMul(Function):
+    """numpy's matmul: 1-D operands are promoted to matrices, leading axes broadcast."""
+
+    __slots__ = ("x", "y")
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return np.matmul(x, y)
+
+    def backward(self, g):
+        a, b = self.parents
+        x, y = self.x, self.y
+        if x.ndim == 2 and y.ndim == 2:  # the common case, no reshaping
+            return (g @ y.T if a.requires_grad else None,
+                    x.T @ g if b.requires_grad else None)
+        if x.ndim == 1 and y.ndim == 1:
+            return (g * y if a.requires_grad else None, g * x if b.requires_grad else None)
+        x2 = x[None, :] if x.ndim == 1 else x  # promote vectors as numpy does, then undo it
+        y2 = y[:, None] if y.ndim == 1 else y
+        g2 = g
+        if x.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if y.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        gx = gy = None
+        if a.requires_grad:
+            gx = np.matmul(g2, np.swapaxes(y2, -1, -2))
+            if x.ndim == 1:
+                gx = np.squeeze(gx, -2)
+            gx = unbroadcast(gx, x)
+        if b.requires_grad:
+            gy = np.matmul(np.swapaxes(x2, -1, -2), g2)
+            if y.ndim == 1:
+                gy = np.squeeze(gy, -1)
+            gy = unbroadcast(gy, y)
+        return gx, gy
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions
+
+
+def _expand_reduced(g, shape, axis, keepdims):
+    """Give a reduced gradient back its reduced axes (size 1) so that it broadcasts to ``shape``."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    elif axis is None and not keepdims:
+        g = np.reshape(g, (1,) * len(shape))
+    return g
+
+
+class Sum(Function):
+    __slots__ = ("shape", "axis", "keepdims")
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        g = _expand_reduced(g, self.shape, self.axis, self.keepdims)
+        return (np.broadcast_to(g, self.shape),)
+
+
+class Mean(Function):
+    __slots__ = ("shape", "axis", "keepdims", "count")
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        out = np.mean(x, axis=axis, keepdims=keepdims)
+        self.count = x.size // max(1, np.size(out))  # how many elements each mean averages
+        return out
+
+    def backward(self, g):
+        g = _expand_reduced(g, self.shape, self.axis, self.keepdims)
+        return (np.broadcast_to(g / self.count, self.shape),)
+
+
+class Max(Function):
+    """max over axes; ties share the gradient equally (torch.amax)."""
+
+    __slots__ = ("x", "out", "axis", "keepdims")
+
+    def forward(self, x, axis, keepdims):
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        self.out = np.max(x, axis=axis, keepdims=True)
+        return self.out if keepdims else np.squeeze(self.out, axis=axis)
+
+    def backward(self, g):
+        g = _expand_reduced(g, self.x.shape, self.axis, self.keepdims)
+        hits = self.x == self.out
+        return (g * hits / np.sum(hits, axis=self.axis, keepdims=True),)
+
+
+class Min(Max):
+    __slots__ = ()
+
+    def forward(self, x, axis, keepdims):
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        self.out = np.min(x, axis=axis, keepdims=True)
+        return self.out if keepdims else np.squeeze(self.out, axis=axis)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) computed after subtracting the max: finite for any finite input."""
+
+    __slots__ = ("x", "out", "axis", "keepdims")
+
+    def forward(self, x, axis, keepdims):
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        m = np.max(x, axis=axis, keepdims=True)
+        self.out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        return self.out if keepdims else np.squeeze(self.out, axis=axis)
+
+    def backward(self, g):
+        g = _expand_reduced(g, self.x.shape, self.axis, self.keepdims)
+        return (g * np.exp(self.x - self.out),)
+
+
+class Softmax(Function):
+    __slots__ = ("out", "axis")
+
+    def forward(self, x, axis):
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        self.out = e / np.sum(e, axis=axis, keepdims=True)
+        self.axis = axis
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return (s * (g - np.sum(g * s, axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    __slots__ = ("out", "axis")
+
+    def forward(self, x, axis):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        self.out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        self.axis = axis
+        return self.out
+
+    def backward(self, g):
+        return (g - np.exp(self.out) * np.sum(g, axis=self.axis, keepdims=True),)
+
+
+# ---------------------------------------------------------------------------------------------
+# shape and indexing
+
+
+class Reshape(Function):
+    __slots__ = ("shape",)
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return np.reshape(x, shape)
+
+    def backward(self, g):
+        return (np.reshape(g, self.shape),)
+
+
+class Transpose(Function):
+    __slots__ = ("axes",)
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return np.transpose(x, axes)
+
+    def backward(self, g):
+        return (np.transpose(g, None if self.axes is None else np.argsort(self.axes)),)
+
+
+class BroadcastTo(Function):
+    __slots__ = ("x",)
+
+    def forward(self, x, shape):
+        self.x = x
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return (unbroadcast(g, self.x),)
+
+
+class GetItem(Function):
+    __slots__ = ("index", "basic")
+
+    def forward(self, x, index, basic):
+        self.index, self.basic = index, basic
+        return x[index]
+
+    def backward(self, g):
+        return (IndexGrad(self.index, g, self.basic),)
+
+
+class Stack(Function):
+    __slots__ = ("axis",)
+
+    def forward(self, *arrays_and_axis):
+        *arrays, self.axis = arrays_and_axis
+        return np.stack(arrays, axis=self.axis)
+
+    def backward(self, g):
+        return tuple(np.take(g, i, axis=self.axis) if p.requires_grad else None
+                     for i, p in enumerate(self.parents))
+
+
+class Concatenate(Function):
+    __slots__ = ("axis", "bounds")
+
+    def forward(self, *arrays_and_axis):
+        *arrays, self.axis = arrays_and_axis
+        self.bounds = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=self.axis)
+
+    def backward(self, g):
+        pieces = np.split(g, self.bounds, axis=self.axis)
+        return tuple(piece if p.requires_grad else None for piece, p in zip(pieces, self.parents))
