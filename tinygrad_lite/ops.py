@@ -142,7 +142,7 @@ class Sigmoid(Function):
     def forward(self, x):
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
-        e = np.negative(x)
+        e = np.negative(x, out=np.empty(x.shape, x.dtype))  # out=: a 0-d input stays an array
         limit = _EXP_LIMIT.get(e.dtype)
         if limit is not None:
             np.minimum(e, limit, out=e)

@@ -86,7 +86,8 @@ class Tensor:
         except (TypeError, ValueError) as e:
             raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}: {e}") from None
         if array.dtype.kind not in "biuf":
-            raise TypeError(f"Tensor: dtype {array.dtype} is not supported; use bool, int or float data")
+            raise TypeError(f"Tensor: dtype {array.dtype} ({array.dtype.type.__name__}) is not supported; "
+                            "use bool, int or float data")
         self._data = array
         self.grad = None
         self._rg = False
@@ -718,7 +719,7 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
         if root._g is None:
             root._g = seed
         else:
-            root._g = root._g + seed
+            root._g = np.asarray(root._g + seed)
             root._gown = True
     ready = [r for r in dict.fromkeys(roots) if r._deps == 0]
     while ready:
@@ -760,7 +761,9 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
                 elif p._gown:
                     cur += pg
                 else:
-                    p._g = cur + pg
+                    cur = cur + pg
+                    # numpy returns a scalar for 0-d operands; += needs an array to add into
+                    p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
                     p._gown = True
             p._deps -= 1
             if p._deps == 0:

@@ -51,7 +51,16 @@ def matmul_shapes(draw, max_batch_dims=2, max_side=4):
 
 def floats(low=-3.0, high=3.0):
     """Finite floats in [low, high], exactly representable in float32 (so dtypes agree)."""
-    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=32)
+    return st.floats(_f32_inside(low, np.inf), _f32_inside(high, -np.inf),
+                     allow_nan=False, allow_infinity=False, width=32)
+
+
+def _f32_inside(bound, towards):
+    """The float32 nearest to ``bound`` that does not leave [low, high]."""
+    nearest = np.float32(bound)
+    if (nearest < bound and towards > 0) or (nearest > bound and towards < 0):
+        nearest = np.nextafter(nearest, np.float32(towards))
+    return float(nearest)
 
 
 def positive(low=0.2, high=3.0):
