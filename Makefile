@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make showcase   trains RNN and LSTM side by side and writes the report to out/showcase/
+#   make test       runs the whole test suite
+# Both create .venv (a virtual environment with this project and its dependencies) and install
+# the system Graphviz where it is missing. PYTHON picks the interpreter (3.10 or newer).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SHOWCASE_ARGS ?=
+
+.PHONY: showcase test setup graphviz lint bench
+
+showcase: setup
+	$(PY) examples/showcase.py $(SHOWCASE_ARGS)
+
+test: setup
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -q
+
+setup: $(VENV)/.installed graphviz
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev,examples]"
+	touch $@
+
+graphviz:
+	@bash scripts/ensure_graphviz.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) benchmarks/run.py
