@@ -1,0 +1,387 @@
+"""RNN and LSTM layers built only from tinygrad_lite ops, with every time step reachable.
+
+PyTorch's parameter names, shapes and gate order, so weights move both ways: layer k has
+``weight_ih_l{k}`` (G*H, in), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+(G*H), G = 4 for the LSTM (rows in the order i, f, g, o) and 1 for the RNN; every one is drawn
+from U(-1/sqrt(H), 1/sqrt(H)).
+
+How a layer runs (the fast way, and the backward comes for free from the ops):
+
+* the input projection of all T steps is one matmul, ``xW = x @ W_ih.T + b_ih + b_hh``;
+* each step t takes its slice ``xW[t]`` (the engine sums all the slices' gradients into one
+  buffer) and does one matmul ``h[t-1] @ W_hh.T`` for all gates, then slices the gates out of
+  the (B, 4H) result as views.
+
+Reaching the internals. After every forward, ``layer.traces`` holds one Trace per layer and
+``layer.trace`` the last layer's. Every tensor made inside step t is named with the suffix
+``[t]``, and with ``l{k}.`` in front when there are several layers:
+
+* LSTM: ``xW[t]``, ``hW[t]`` (h[t-1] @ W_hh.T), ``gates[t]`` (their sum, (B, 4H)), the gate
+  pre-activations ``a_i[t] a_f[t] a_g[t] a_o[t]`` (views of gates[t]), the gates ``i[t] f[t]
+  g[t] o[t]``, ``fC[t]`` (f ⊙ C[t-1]), ``ig[t]`` (i ⊙ g), ``C[t]``, ``tanhC[t]`` and ``h[t]``;
+* RNN: ``xW[t]``, ``hW[t]``, ``a[t]`` (the pre-activation) and ``h[t]``;
+* outside the steps: ``xW`` (the hoisted projection, (T, B, G*H)), the initial states ``h[0]``
+  and ``C[0]``, each layer's stacked outputs ``out``, and the results ``output``, ``h_n``, ``c_n``.
+
+An initial state the caller passes is used as given (row k of h0 for layer k): give it
+``requires_grad=True`` and its ``.grad`` after backward is dL/dh_0 (or dL/dC_0). When it is
+omitted the layer starts from zeros, which are constants.
+"""
+
+import numpy as np
+
+from tinygrad_lite import ShapeError, Tensor, stack
+
+from ._rng import generator, uniform
+from .module import Module, Parameter
+
+__all__ = ["Trace", "LSTMTrace", "RNNTrace", "RNN", "LSTM", "RNNCell", "LSTMCell"]
+
+
+class Trace:
+    """The tensors one recurrent layer computed in the last forward pass, indexed by time step.
+
+    Lists follow the math's time steps: ``h[t]`` for t = 1..T is the hidden state after step t
+    and ``h[0]`` the initial state actually used in the graph. Per-step quantities that have no
+    step 0 (gates, pre-activations) hold ``None`` at index 0. ``T`` is the number of steps and
+    ``layer`` the layer's 0-based index. Each tensor also carries its ``.name`` (``"h[3]"``,
+    ``"l1.C[3]"``), so hooks and ``retain_grad()`` can be attached after the forward.
+    """
+
+    fields = ("h",)
+
+    def __init__(self, layer, **initial):
+        self.layer = layer
+        for field in self.fields:
+            setattr(self, field, [initial.get(field)])
+
+    @property
+    def T(self):
+        return len(self.h) - 1
+
+    def __repr__(self):
+        return f"{type(self).__name__}(layer={self.layer}, T={self.T}, fields={', '.join(self.fields)})"
+
+
+class LSTMTrace(Trace):
+    """An LSTM layer's Trace: ``C``, ``h`` (index 0 = initial state), gates ``i f g o`` and
+    their (B, 4H) pre-activation ``gates`` (index 0 = None)."""
+
+    fields = ("C", "h", "i", "f", "g", "o", "gates")
+
+
+class RNNTrace(Trace):
+    """An RNN layer's Trace: ``h`` (index 0 = initial state) and the pre-activation ``a`` (index 0 = None)."""
+
+    fields = ("h", "a")
+
+
+def _named(tensor, name):
+    tensor.name = name
+    return tensor
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# one time step; ``pre`` is the layer prefix ("" or "l1.") and ``tag`` the step suffix ("[3]" or "")
+
+
+def _lstm_step(xw_t, h_prev, c_prev, w_hh_t, H, pre, tag):
+    """One LSTM step from the step's input projection; returns (gates, i, f, g, o, C, h)."""
+    hw = _named(h_prev @ w_hh_t, pre + "hW" + tag)
+    gates = _named(xw_t + hw, pre + "gates" + tag)
+    # gate order i, f, g, o as PyTorch; the slices are views of gates
+    i = _named(_named(gates[:, :H], pre + "a_i" + tag).sigmoid(), pre + "i" + tag)
+    f = _named(_named(gates[:, H:2 * H], pre + "a_f" + tag).sigmoid(), pre + "f" + tag)
+    g = _named(_named(gates[:, 2 * H:3 * H], pre + "a_g" + tag).tanh(), pre + "g" + tag)
+    o = _named(_named(gates[:, 3 * H:], pre + "a_o" + tag).sigmoid(), pre + "o" + tag)
+    c = _named(_named(f * c_prev, pre + "fC" + tag) + _named(i * g, pre + "ig" + tag), pre + "C" + tag)
+    h = _named(o * _named(c.tanh(), pre + "tanhC" + tag), pre + "h" + tag)
+    return gates, i, f, g, o, c, h
+
+
+def _rnn_step(xw_t, h_prev, w_hh_t, relu, pre, tag):
+    """One RNN step; returns (a, h) with a = xW[t] + h[t-1] @ W_hh.T the pre-activation."""
+    a = _named(xw_t + _named(h_prev @ w_hh_t, pre + "hW" + tag), pre + "a" + tag)
+    return a, _named(a.relu() if relu else a.tanh(), pre + "h" + tag)
+
+
+def _init_weights(module, rng, dtype, shapes):
+    """Register PyTorch-style parameters (name -> shape) drawn from U(-1/sqrt(H), 1/sqrt(H))."""
+    rng = generator(rng)
+    bound = 1.0 / np.sqrt(module.hidden_size)
+    for name, shape in shapes:
+        setattr(module, name, Parameter(uniform(rng, bound, shape, dtype)))
+
+
+def _add_forget_bias(module, names, forget_bias):
+    """Add ``forget_bias`` to the forget-gate rows H:2H of each named bias_ih (Keras' unit_forget_bias)."""
+    if not forget_bias:
+        return
+    if not module.bias:
+        raise ValueError(f"{type(module).__name__}: forget_bias={forget_bias} needs bias=True")
+    H = module.hidden_size
+    for name in names:
+        getattr(module, name).data[H:2 * H] += forget_bias  # a new parameter: no graph holds it yet
+
+
+def _check_sizes(cls, **sizes):
+    for name, value in sizes.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# multi-layer sequence models
+
+
+class _Recurrent(Module):
+    gate_count = 1
+
+    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dtype, rng):
+        super().__init__()
+        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        G, H = self.gate_count, hidden_size
+        shapes = []
+        for k in range(num_layers):
+            shapes += [(f"weight_ih_l{k}", (G * H, input_size if k == 0 else H)),
+                       (f"weight_hh_l{k}", (G * H, H))]
+            if bias:
+                shapes += [(f"bias_ih_l{k}", (G * H,)), (f"bias_hh_l{k}", (G * H,))]
+        _init_weights(self, rng, dtype, shapes)
+        self.traces = []
+        self.trace = None
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        return text
+
+    def _sequence(self, x):
+        """The input as a (T, B, input_size) tensor, after checking its shape."""
+        x = _as_tensor(x)
+        if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
+            layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
+            raise ShapeError(f"{self!r}: expected input of shape {layout} with input_size={self.input_size} "
+                             f"and non-empty axes, got shape {x.shape}")
+        return x.swapaxes(0, 1) if self.batch_first else x
+
+    def _initial(self, state, what, B, dtype):
+        """Per layer, the initial ``what`` state: row k of the caller's (L, B, H) tensor, or zeros."""
+        L, H = self.num_layers, self.hidden_size
+        prefix = [f"l{k}." if L > 1 else "" for k in range(L)]
+        if state is None:
+            return [Tensor(np.zeros((B, H), dtype), name=f"{prefix[k]}{what}[0]") for k in range(L)]
+        state = _as_tensor(state)
+        if state.shape != (L, B, H):
+            raise ShapeError(f"{self!r}: expected the initial {what} of shape (num_layers, batch, hidden_size) "
+                             f"= {(L, B, H)}, got {state.shape}")
+        return [_named(state[k], f"{prefix[k]}{what}[0]") for k in range(L)]
+
+    def _projection(self, k, x, pre):
+        """xW for every step of layer k at once: (T, B, in) -> (T, B, G*H), one matmul."""
+        T, B, n = x.shape
+        xw = x.reshape(T * B, n) @ getattr(self, f"weight_ih_l{k}").T
+        if self.bias:
+            xw = xw + getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}")
+        return _named(xw.reshape(T, B, self.gate_count * self.hidden_size), pre + "xW")
+
+    def _run(self, x, initial_states):
+        """Run every layer; returns (output, traces). ``initial_states``: per layer, a dict for Trace."""
+        self.traces, self.trace = [], None  # let the previous forward's graph go before building this one
+        traces = []
+        for k in range(self.num_layers):
+            pre = f"l{k}." if self.num_layers > 1 else ""
+            trace = self._layer(k, self._projection(k, x, pre), initial_states[k], pre)
+            x = _named(stack(trace.h[1:]), pre + "out")
+            traces.append(trace)
+        self.traces, self.trace = traces, traces[-1]
+        output = x.swapaxes(0, 1) if self.batch_first else x
+        return _named(output, "output")
+
+
+class RNN(_Recurrent):
+    """Elman RNN, h[t] = act(x[t] @ W_ih.T + b_ih + h[t-1] @ W_hh.T + b_hh), act = tanh or relu.
+
+    ``out, h_n = rnn(x, h0=None)``: x is (T, B, input_size), or (B, T, input_size) with
+    ``batch_first``; h0 and h_n are (num_layers, B, hidden_size); out holds the last layer's h
+    of every step. After the call, ``rnn.traces`` / ``rnn.trace`` hold RNNTraces (see module doc).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dtype=np.float32, rng=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, rng)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self):
+        text = super().extra_repr()
+        return text + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+    def forward(self, x, h0=None):
+        x = self._sequence(x)
+        dtype = self.weight_ih_l0.dtype
+        h = self._initial(h0, "h", x.shape[1], dtype)
+        output = self._run(x, [{"h": h_k} for h_k in h])
+        return output, _named(stack([tr.h[-1] for tr in self.traces]), "h_n")
+
+    def _layer(self, k, xw, initial, pre):
+        trace = RNNTrace(k, **initial)
+        w_hh_t = getattr(self, f"weight_hh_l{k}").T
+        relu = self.nonlinearity == "relu"
+        h = trace.h[0]
+        for t in range(1, xw.shape[0] + 1):
+            tag = f"[{t}]"
+            a, h = _rnn_step(_named(xw[t - 1], pre + "xW" + tag), h, w_hh_t, relu, pre, tag)
+            trace.a.append(a)
+            trace.h.append(h)
+        return trace
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (Hochreiter and Schmidhuber 1997, with the forget gate of Gers et al.).
+
+    ``out, (h_n, c_n) = lstm(x, (h0, c0))``, the state optional (zeros when omitted): x is
+    (T, B, input_size), or (B, T, input_size) with ``batch_first``; h0, c0, h_n, c_n are
+    (num_layers, B, hidden_size). Per step, with σ the sigmoid::
+
+        i, f, g, o = σ(a_i), σ(a_f), tanh(a_g), σ(a_o)   where [a_i a_f a_g a_o] = x W_ih^T + b_ih + h W_hh^T + b_hh
+        C[t] = f ⊙ C[t-1] + i ⊙ g ;  h[t] = o ⊙ tanh(C[t])
+
+    ``forget_bias`` (default 0.0, PyTorch's init) is added to the forget-gate rows of every
+    ``bias_ih_l{k}`` at initialisation (Keras' unit_forget_bias; Jozefowicz et al. 2015 use 1.0):
+    a forget gate that starts near 1 keeps C and its gradient alive over long gaps. It needs
+    ``bias=True``. After the call, ``lstm.traces`` / ``lstm.trace`` hold LSTMTraces (module doc).
+    """
+
+    gate_count = 4
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 forget_bias=0.0, dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, rng)
+        _add_forget_bias(self, [f"bias_ih_l{k}" for k in range(num_layers)], forget_bias)
+        self.forget_bias = forget_bias
+
+    def extra_repr(self):
+        text = super().extra_repr()
+        return text + (f", forget_bias={self.forget_bias}" if self.forget_bias else "")
+
+    def forward(self, x, state=None):
+        x = self._sequence(x)
+        if state is not None and (not isinstance(state, (tuple, list)) or len(state) != 2):
+            raise TypeError(f"{self!r}: the state must be a pair (h0, c0), got {type(state).__name__}")
+        h0, c0 = state if state is not None else (None, None)
+        B, dtype = x.shape[1], self.weight_ih_l0.dtype
+        initial = [{"h": h, "C": c} for h, c in zip(self._initial(h0, "h", B, dtype),
+                                                    self._initial(c0, "C", B, dtype))]
+        output = self._run(x, initial)
+        h_n = _named(stack([tr.h[-1] for tr in self.traces]), "h_n")
+        c_n = _named(stack([tr.C[-1] for tr in self.traces]), "c_n")
+        return output, (h_n, c_n)
+
+    def _layer(self, k, xw, initial, pre):
+        trace = LSTMTrace(k, **initial)
+        w_hh_t = getattr(self, f"weight_hh_l{k}").T
+        H = self.hidden_size
+        h, c = trace.h[0], trace.C[0]
+        for t in range(1, xw.shape[0] + 1):
+            tag = f"[{t}]"
+            gates, i, f, g, o, c, h = _lstm_step(_named(xw[t - 1], pre + "xW" + tag), h, c, w_hh_t, H, pre, tag)
+            for field, value in zip(("gates", "i", "f", "g", "o", "C", "h"), (gates, i, f, g, o, c, h)):
+                getattr(trace, field).append(value)
+        return trace
+
+
+# ---------------------------------------------------------------------------------------------
+# single steps
+
+
+class _Cell(Module):
+    gate_count = 1
+
+    def __init__(self, input_size, hidden_size, bias, dtype, rng):
+        super().__init__()
+        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        G = self.gate_count
+        shapes = [("weight_ih", (G * hidden_size, input_size)), ("weight_hh", (G * hidden_size, hidden_size))]
+        if bias:
+            shapes += [("bias_ih", (G * hidden_size,)), ("bias_hh", (G * hidden_size,))]
+        _init_weights(self, rng, dtype, shapes)
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+    def _input(self, x):
+        """x @ W_ih.T (+ biases) for a (B, input_size) input."""
+        x = _as_tensor(x)
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ShapeError(f"{self!r}: expected input of shape (batch, input_size={self.input_size}), "
+                             f"got {x.shape}")
+        xw = x @ self.weight_ih.T
+        if self.bias:
+            xw = xw + self.bias_ih + self.bias_hh
+        return _named(xw, "xW")
+
+    def _state(self, state, what, B):
+        if state is None:
+            return Tensor(np.zeros((B, self.hidden_size), self.weight_ih.dtype), name=what + "[0]")
+        state = _as_tensor(state)
+        if state.shape != (B, self.hidden_size):
+            raise ShapeError(f"{self!r}: expected {what} of shape (batch, hidden_size) = "
+                             f"{(B, self.hidden_size)}, got {state.shape}")
+        return state
+
+
+class RNNCell(_Cell):
+    """One RNN step: ``h = cell(x, h=None)``, x (B, input_size), h (B, hidden_size)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=np.float32, rng=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, dtype, rng)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self):
+        return super().extra_repr() + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+    def forward(self, x, h=None):
+        xw = self._input(x)
+        h = self._state(h, "h", xw.shape[0])
+        return _rnn_step(xw, h, self.weight_hh.T, self.nonlinearity == "relu", "", "")[1]
+
+
+class LSTMCell(_Cell):
+    """One LSTM step: ``h, c = cell(x, (h, c))``, the state optional (zeros); shapes as RNNCell.
+
+    Same equations, parameter names (without ``_l{k}``) and ``forget_bias`` as LSTM; the
+    tensors it makes are named ``xW``, ``gates``, ``i``, ``f``, ``g``, ``o``, ``C``, ``h``, ...
+    """
+
+    gate_count = 4
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, bias, dtype, rng)
+        _add_forget_bias(self, ["bias_ih"], forget_bias)
+        self.forget_bias = forget_bias
+
+    def forward(self, x, state=None):
+        xw = self._input(x)
+        if state is not None and (not isinstance(state, (tuple, list)) or len(state) != 2):
+            raise TypeError(f"{self!r}: the state must be a pair (h, c), got {type(state).__name__}")
+        h, c = state if state is not None else (None, None)
+        B = xw.shape[0]
+        *_, c, h = _lstm_step(xw, self._state(h, "h", B), self._state(c, "C", B), self.weight_hh.T,
+                              self.hidden_size, "", "")
+        return h, c
