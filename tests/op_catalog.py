@@ -4,15 +4,23 @@ The gradcheck tests and the PyTorch parity tests both walk this table, so an op 
 library without an entry here is caught by ``test_every_op_is_in_the_catalog``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
 
 import tinygrad_lite as tl
-from tinygrad_lite.testing import (arrays, broadcastable_shapes, floats, matmul_shapes, nonzero,
-                                   positive, separated, shapes)
+from tinygrad_lite.testing import (
+    arrays,
+    broadcastable_shapes,
+    floats,
+    matmul_shapes,
+    nonzero,
+    positive,
+    separated,
+    shapes,
+)
 
 
 @dataclass

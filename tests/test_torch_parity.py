@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from op_catalog import CATALOG
+
 from tinygrad_lite import Tensor
 
 torch = pytest.importorskip("torch")
