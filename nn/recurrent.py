@@ -193,7 +193,8 @@ class _Recurrent(Module):
         T, B, n = x.shape
         xw = x.reshape(T * B, n) @ getattr(self, f"weight_ih_l{k}").T
         if self.bias:
-            xw = xw + getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}")
+            # add the two small bias vectors first: one pass over the (T*B, G*H) projection, not two
+            xw = xw + (getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}"))
         return _named(xw.reshape(T, B, self.gate_count * self.hidden_size), pre + "xW")
 
     def _run(self, x, initial_states):
