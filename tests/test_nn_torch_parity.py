@@ -48,13 +48,13 @@ def run_both(kind, cfg, **extra):
     a random linear function of every output. Returns (ours, theirs) dicts of named arrays/tensors."""
     torch.manual_seed(cfg["seed"])
     rng = np.random.default_rng(cfg["seed"])
-    L, T, B, I, H = cfg["num_layers"], cfg["T"], cfg["B"], cfg["I"], cfg["H"]
+    L, T, B, n_in, H = cfg["num_layers"], cfg["T"], cfg["B"], cfg["I"], cfg["H"]
     kwargs = dict(num_layers=L, bias=cfg["bias"], batch_first=cfg["batch_first"], **extra)
-    theirs_layer = getattr(torch.nn, kind)(I, H, **kwargs).double()
-    ours_layer = getattr(nn, kind)(I, H, dtype=np.float64, **kwargs)
+    theirs_layer = getattr(torch.nn, kind)(n_in, H, **kwargs).double()
+    ours_layer = getattr(nn, kind)(n_in, H, dtype=np.float64, **kwargs)
     ours_layer.load_state_dict(to_numpy_state(theirs_layer))
 
-    x_shape = (B, T, I) if cfg["batch_first"] else (T, B, I)
+    x_shape = (B, T, n_in) if cfg["batch_first"] else (T, B, n_in)
     x, tx = leaf(rng.standard_normal(x_shape))
     states = [leaf(rng.standard_normal((L, B, H))) for _ in range(2 if kind == "LSTM" else 1)]
     args, targs = [x], [tx]
