@@ -456,8 +456,8 @@ def _caption(title, scale, cut, max_nodes):
     if cut:
         rows.append(f'<FONT COLOR="#b2182b">{_escape(_cut_message(max_nodes))}</FONT>')
     if scale is not None:
-        rows.append("edge colour and width: ‖grad‖ of the tensor the edge touches, log scale;<BR/>"
-                    "grey: no gradient kept (call viz.retain_grads(root) before backward)")
+        rows.append("edge colour and width: ‖grad‖ of the tensor the edge touches, log scale;")
+        rows.append("grey: no gradient kept (call viz.retain_grads(root) before backward)")
         cells = []
         for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
             value = 10 ** (scale.lo + frac * (scale.hi - scale.lo))
