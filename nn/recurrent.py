@@ -20,12 +20,17 @@ Reaching the internals. After every forward, ``layer.traces`` holds one Trace pe
   pre-activations ``a_i[t] a_f[t] a_g[t] a_o[t]`` (views of gates[t]), the gates ``i[t] f[t]
   g[t] o[t]``, ``fC[t]`` (f ⊙ C[t-1]), ``ig[t]`` (i ⊙ g), ``C[t]``, ``tanhC[t]`` and ``h[t]``;
 * RNN: ``xW[t]``, ``hW[t]``, ``a[t]`` (the pre-activation) and ``h[t]``;
-* outside the steps: ``xW`` (the hoisted projection, (T, B, G*H)), the initial states ``h[0]``
-  and ``C[0]``, each layer's stacked outputs ``out``, and the results ``output``, ``h_n``, ``c_n``.
+* outside the steps: ``xW`` (the hoisted projection, (T, B, G*H); ``xW[t]`` is its numpy row
+  t-1), the initial states ``h[0]`` and ``C[0]``, each layer's stacked outputs ``out``, and the
+  results ``output``, ``h_n``, ``c_n``.
 
-An initial state the caller passes is used as given (row k of h0 for layer k): give it
-``requires_grad=True`` and its ``.grad`` after backward is dL/dh_0 (or dL/dC_0). When it is
-omitted the layer starts from zeros, which are constants.
+The initial state the caller passes is what the graph uses (its row k for layer k, named
+``h[0]``/``C[0]`` and kept in the trace): to get dL/dC_0, pass ``c0`` with ``requires_grad=True``
+(zeros are fine) and read ``c0.grad`` after backward, or call ``trace.C[0].retain_grad()``. When
+the state is omitted the layer starts from zero constants, which have no gradient.
+
+A trace keeps the last forward's tensors alive until the next forward (which drops them before
+building its own graph).
 """
 
 import numpy as np
@@ -198,7 +203,7 @@ class _Recurrent(Module):
         return _named(xw.reshape(T, B, self.gate_count * self.hidden_size), pre + "xW")
 
     def _run(self, x, initial_states):
-        """Run every layer; returns (output, traces). ``initial_states``: per layer, a dict for Trace."""
+        """Run every layer, keep their traces; ``initial_states`` holds per layer the Trace's step-0 tensors."""
         self.traces, self.trace = [], None  # let the previous forward's graph go before building this one
         traces = []
         for k in range(self.num_layers):
