@@ -155,8 +155,11 @@ def test_state_dict_moves_both_ways(make):
     theirs.load_state_dict(to_torch_state(ours.state_dict()))  # ours -> torch
     back = make(nn, rng=2)
     back.load_state_dict(to_numpy_state(theirs))  # torch -> ours
-    for (name, a), b in zip(ours.state_dict().items(), back.state_dict().values()):
+    direct = make(nn, rng=3)
+    direct.load_state_dict(theirs.state_dict())  # torch tensors convert with np.asarray as they are
+    for (name, a), b, c in zip(ours.state_dict().items(), back.state_dict().values(), direct.state_dict().values()):
         np.testing.assert_array_equal(a, b, err_msg=name)
+        np.testing.assert_array_equal(a, c, err_msg=name)
     x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
     out, tout = back(x), theirs(torch.from_numpy(x))
     out, tout = (out[0], tout[0]) if isinstance(out, tuple) else (out, tout)
