@@ -271,3 +271,22 @@ def test_bad_arguments():
         nn.LSTM(2, 0)
     with pytest.raises(ValueError, match="num_layers"):
         nn.RNN(2, 3, num_layers=0)
+
+
+def test_lstm_learns_to_recall_the_first_input():
+    """All the pieces together: LSTM + Linear + mse_loss + Adam + clipping learn a small memory task."""
+    rng = np.random.default_rng(0)
+    lstm, head = nn.LSTM(1, 8, forget_bias=1.0, rng=1), nn.Linear(8, 1, rng=2)
+    params = [*lstm.parameters(), *head.parameters()]
+    opt = nn.optim.Adam(params, lr=0.03)
+    losses = []
+    for _ in range(150):
+        x = rng.uniform(-1, 1, (6, 16, 1)).astype(np.float32)
+        _, (h_n, _) = lstm(x)
+        loss = nn.functional.mse_loss(head(h_n[0]), x[0])
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:10])
