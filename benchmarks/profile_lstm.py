@@ -1,0 +1,118 @@
+"""Where the time of one nn.LSTM training step goes: per op, forward and backward, and the rest.
+
+    python benchmarks/profile_lstm.py [main|small|long] [--cprofile]
+
+Every op class's ``forward`` and ``backward`` is wrapped with a timer (in this process only);
+what the step costs beyond those is the engine's and nn's bookkeeping: making Tensor and node
+objects, the consumer counting and ready list of backward, accumulating gradients, hooks, names.
+The timers themselves cost about 0.1-0.2 µs per call; that is measured and subtracted.
+``--cprofile`` prints cProfile's top functions instead (its overhead is larger and uneven).
+"""
+
+import os
+import sys
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
+
+import numpy as np  # noqa: E402
+import run  # noqa: E402  (the benchmark's cases and implementations)
+
+from tinygrad_lite import ops  # noqa: E402
+
+_perf = time.perf_counter
+TOTALS = defaultdict(lambda: [0, 0.0, 0, 0.0])  # op name -> [forward calls, s, backward calls, s]
+
+
+def _wrap(cls):
+    fwd, bwd = cls.__dict__.get("forward"), cls.__dict__.get("backward")
+    row = TOTALS[cls.__name__]
+    if fwd is not None:
+        def forward(self, *args):
+            t0 = _perf()
+            out = fwd(self, *args)
+            row[1] += _perf() - t0
+            row[0] += 1
+            return out
+        cls.forward = forward
+    if bwd is not None:
+        def backward(self, g):
+            t0 = _perf()
+            out = bwd(self, g)
+            row[3] += _perf() - t0
+            row[2] += 1
+            return out
+        cls.backward = backward
+
+
+def _timer_cost():
+    t0 = _perf()
+    for _ in range(100_000):
+        t1 = _perf()
+        _ = _perf() - t1
+    return (_perf() - t0) / 100_000
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("case", nargs="?", default="main", choices=list(run.CASES))
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+    step, _ = run.MAKERS["ours"](*run._problem(args.case))
+    step()
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(args.steps):
+            step()
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+        return
+    plain = []
+    for _ in range(args.steps):
+        gc.collect()
+        t0 = _perf()
+        step()
+        plain.append(_perf() - t0)
+    for cls in {c for c in vars(ops).values() if isinstance(c, type) and issubclass(c, ops.Function)}:
+        _wrap(cls)
+    step()
+    for row in TOTALS.values():  # the wrappers hold these lists: reset them in place
+        row[:] = [0, 0.0, 0, 0.0]
+    for _ in range(args.steps):
+        step()
+    cost = _timer_cost()
+    n = args.steps
+    total = float(np.median(plain))
+    print(f"case {args.case} {run.CASES[args.case]}: one step {total * 1e3:.2f} ms (median of {n}, unwrapped)")
+    print(f"{'op':<12}{'calls':>7}{'fwd µs/call':>13}{'bwd µs/call':>13}{'fwd ms':>9}{'bwd ms':>9}")
+    fwd_all = bwd_all = calls_all = 0.0
+    for name, (fc, fs, bc, bs) in sorted(TOTALS.items(), key=lambda kv: -(kv[1][1] + kv[1][3])):
+        if not fc:
+            continue
+        fs, bs = max(fs - fc * cost, 0), max(bs - bc * cost, 0)
+        fwd_all += fs / n
+        bwd_all += bs / n
+        calls_all += fc / n
+        print(f"{name:<12}{fc // n:>7}{fs / max(fc, 1) * 1e6:>13.2f}{bs / max(bc, 1) * 1e6:>13.2f}"
+              f"{fs / n * 1e3:>9.2f}{bs / n * 1e3:>9.2f}")
+    rest = total - fwd_all - bwd_all
+    print(f"ops' forward {fwd_all * 1e3:.2f} ms, ops' backward {bwd_all * 1e3:.2f} ms, everything else "
+          f"(engine + nn bookkeeping) {rest * 1e3:.2f} ms = {rest / calls_all * 1e6:.2f} µs per op "
+          f"({calls_all:.0f} ops per step)")
+
+
+if __name__ == "__main__":
+    main()
