@@ -65,6 +65,9 @@ class Settings:
     token_steps: dict = None    # gap -> step budget
     token_lr: float = 3e-3
     token_models: tuple = ("rnn", "lstm+3", "lstm+1")
+    token_test: int = 512       # held-out sequences, evaluated every token_eval steps
+    token_eval: int = 25
+    token_target: float = 0.99  # accuracy that counts as solved (training stops there)
     memory_gap: int = 50        # models trained at this gap are tested at longer gaps and measured
     longer_gaps: tuple = (98, 200)
     # the adding problem
@@ -72,6 +75,10 @@ class Settings:
     adding_steps: dict = None   # T -> step budget
     adding_lr: float = 1e-2
     adding_models: tuple = ("rnn", "lstm+3")
+    adding_test: int = 256      # test sequences, evaluated every adding_eval steps
+    adding_eval: int = 50
+    adding_target: float = 0.01  # test MSE that counts as solved (training stops there)
+    clip: float = 1.0           # gradient clipping (joint norm) for every training run
     # gradient flow
     flow_T: int = 100
     flow_seeds: int = 5
@@ -84,8 +91,8 @@ PINNED_BIAS = 30.0  # sigmoid(30) = 1 - 1e-13 and sigmoid(-30) = 1e-13: gates pi
 
 def settings_for(mode):
     if mode == "quick":
-        return Settings("quick", seeds=1, gaps=(5, 20), token_steps={5: 60, 20: 60}, memory_gap=20,
-                        longer_gaps=(40,), lengths=(20, 40), adding_steps={20: 60, 40: 60}, flow_seeds=1)
+        return Settings("quick", seeds=1, gaps=(5, 20), token_steps={5: 100, 20: 100}, memory_gap=20,
+                        longer_gaps=(40,), lengths=(20, 40), adding_steps={20: 300, 40: 300}, flow_seeds=1)
     if mode == "full":
         return Settings("full", seeds=3, gaps=(5, 20, 50, 100, 200),
                         token_steps={5: 1000, 20: 2000, 50: 3000, 100: 4000, 200: 4000},
@@ -141,11 +148,12 @@ def token_job(name, gap, seed, s):
     steps = s.token_steps[gap]
     model, hist = tasks.train_token_task(
         kind, gap=gap, K=s.K, forget_bias=bias, steps=steps, lr=s.token_lr, seed=seed, batch=s.batch,
-        hidden=s.hidden, embed=s.embed, progress=_reporter(job_name("token", name, gap, seed), steps, "acc"))
+        test_size=s.token_test, hidden=s.hidden, embed=s.embed, eval_every=s.token_eval, target=s.token_target,
+        clip=s.clip, progress=_reporter(job_name("token", name, gap, seed), steps, "acc"))
     result = {"history": hist, "accuracy": hist["scores"][-1]}
     if gap == s.memory_gap:  # this model is also tested at longer gaps and its gradient flow measured
         rng = np.random.default_rng([seed, 11])
-        result["longer"] = {g: tasks.token_accuracy(model, *tasks.token_batch(rng, 512, g, s.K))
+        result["longer"] = {g: tasks.token_accuracy(model, *tasks.token_batch(rng, s.token_test, g, s.K))
                             for g in s.longer_gaps}
         result["state"] = model.state_dict()
     return result
@@ -155,9 +163,12 @@ def adding_job(name, T, seed, s):
     kind, bias = model_spec(name)
     steps = s.adding_steps[T]
     _, hist = tasks.train_adding(kind, T=T, forget_bias=bias, steps=steps, lr=s.adding_lr, seed=seed,
-                                 batch=s.batch, hidden=s.hidden,
+                                 batch=s.batch, test_size=s.adding_test, hidden=s.hidden, eval_every=s.adding_eval,
+                                 target=s.adding_target, clip=s.clip,
                                  progress=_reporter(job_name("adding", name, T, seed), steps, "mse"))
-    return {"history": hist, "mse": hist["scores"][-1]}
+    _, y = tasks.adding_test_set(seed, T, s.adding_test)
+    return {"history": hist, "mse": hist["scores"][-1], "best": min(hist["scores"]),
+            "baseline": float(np.mean((y - 1.0) ** 2))}  # always answering 1, on the same test set
 
 
 def job_name(task, model, size, seed):
@@ -261,7 +272,7 @@ def flow_batch(s, seed):
 
 
 def measure_flow(model, tokens, keys):
-    """gradient_flow on a float64 copy-free model (the caller passes a float64 one)."""
+    """gradient_flow of the token model: cross-entropy of its answer at the last step."""
     return gradient_flow(model, tokens, lambda logits: nn.functional.cross_entropy(logits, keys))
 
 
@@ -334,7 +345,20 @@ def slug(name):
 
 
 # ---------------------------------------------------------------------------------------------
-# plots
+# plots: each model keeps its colour in every plot; the RNN is dashed
+
+COLOURS = {"rnn": "#1f77b4", "lstm+0": "#8c564b", "lstm+1": "#2ca02c", "lstm+3": "#ff7f0e",
+           "lstm+5": "#9467bd", "lstm+pinned": "#7f7f7f"}
+
+
+def line_style(name):
+    return {"color": COLOURS.get(name), "linestyle": "--" if name == "rnn" else "-"}
+
+
+def log_x_ticks(ax, values):
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(values, [str(v) for v in values])
 
 
 def plot_flow(s, flow, path):
@@ -347,9 +371,8 @@ def plot_flow(s, flow, path):
                            (axes[1], "trained", f"after training on the gap-{s.memory_gap} task")):
         for name, m in flow[key].items():
             norms = np.asarray(m["norms"], dtype=float)
-            style = "--" if model_spec(name)[0] == "rnn" else "-"
             state = "h" if model_spec(name)[0] == "rnn" else "C"
-            ax.semilogy(t[1:], np.where(norms[1:] > 0, norms[1:], np.nan), style,
+            ax.semilogy(t[1:], np.where(norms[1:] > 0, norms[1:], np.nan), **line_style(name),
                         label=f"{model_label(name)}: ||dL/d{state}_t||")
         ax.set_title(f"Gradient flow over T={s.flow_T} steps, {title}")
         ax.set_xlabel("time step t (the loss is at t = T)")
@@ -368,10 +391,9 @@ def plot_token(s, token, path):
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name in s.token_models:
         acc = [np.median(token[name][gap]["accuracy"]) for gap in s.gaps]
-        ax.plot(s.gaps, acc, "o--" if name == "rnn" else "o-", label=model_label(name))
+        ax.plot(s.gaps, acc, marker="o", **line_style(name), label=model_label(name))
     ax.axhline(1 / s.K, color="grey", lw=1, ls=":", label=f"chance (1/{s.K})")
-    ax.set_xscale("log")
-    ax.set_xticks(s.gaps, [str(g) for g in s.gaps])
+    log_x_ticks(ax, s.gaps)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("gap (distractor words between the key and the query)")
     ax.set_ylabel("held-out accuracy")
@@ -390,7 +412,7 @@ def plot_adding(s, adding, path):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for name in s.adding_models:
         mse = [np.median(adding[name][T]["mse"]) for T in s.lengths]
-        axes[0].plot(s.lengths, mse, "o--" if name == "rnn" else "o-", label=model_label(name))
+        axes[0].plot(s.lengths, mse, marker="o", **line_style(name), label=model_label(name))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, T in enumerate(s.lengths):
         for name in s.adding_models:
@@ -399,12 +421,11 @@ def plot_adding(s, adding, path):
                          color=colours[i % len(colours)], label=f"{model_label(name)}, T={T}")
     for ax in axes:
         ax.axhline(1 / 6, color="grey", lw=1, ls=":", label="always answer 1 (1/6)")
-        ax.axhline(0.01, color="green", lw=1, ls=":", label="solved (0.01)")
+        ax.axhline(s.adding_target, color="green", lw=1, ls=":", label=f"solved ({s.adding_target:g})")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.set_ylabel("test MSE (log scale)")
-    axes[0].set_xscale("log")
-    axes[0].set_xticks(s.lengths, [str(T) for T in s.lengths])
+    log_x_ticks(axes[0], s.lengths)
     axes[0].set_xlabel("sequence length T")
     axes[0].set_title("Adding problem: final test MSE")
     axes[0].legend(fontsize=8)
@@ -436,9 +457,11 @@ def collect(s, seed, results):
         for name in s.adding_models:
             for T in s.lengths:
                 r = results[job_name("adding", name, T, seed + k)]
-                cell = adding[name].setdefault(T, {"mse": [], "steps": [], "solved": [], "seconds": [],
-                                                   "histories": []})
+                cell = adding[name].setdefault(T, {"mse": [], "best": [], "baseline": [], "steps": [],
+                                                   "solved": [], "seconds": [], "histories": []})
                 _append(cell, r, "mse")
+                cell["best"].append(r["best"])
+                cell["baseline"].append(r["baseline"])
     return token, adding
 
 
@@ -459,17 +482,20 @@ def fmt_values(values, fmt):
     """One seed: the value; several: median [min-max]."""
     if len(values) == 1:
         return format(values[0], fmt)
-    return f"{format(float(np.median(values)), fmt)} [{format(min(values), fmt)}–{format(max(values), fmt)}]"
+    median = np.median(values)
+    median = int(round(median)) if fmt.endswith("d") else float(median)
+    return f"{format(median, fmt)} [{format(min(values), fmt)}–{format(max(values), fmt)}]"
 
 
 def fmt_steps(cell):
-    solved = sum(cell["solved"])
+    """'solved at 75' / 'not solved in 600'; with several seeds 'solved by 2/3 seeds, at 75 [50–100]'."""
     steps = [st for st, ok in zip(cell["steps"], cell["solved"]) if ok]
     n = len(cell["solved"])
-    if not solved:
-        return f"not solved in {max(cell['steps'])}"
-    where = fmt_values(steps, "d") if len(steps) > 1 else str(steps[0])
-    return f"solved at {where}" + (f" ({solved}/{n} seeds)" if n > 1 else "")
+    if n == 1:
+        return f"solved at {steps[0]}" if steps else f"not solved in {cell['steps'][0]}"
+    if not steps:
+        return f"solved by 0/{n} seeds in {max(cell['steps'])}"
+    return f"solved by {len(steps)}/{n} seeds, at {fmt_values(steps, 'd')}"
 
 
 def table(header, rows):
@@ -484,6 +510,7 @@ def flow_table(s, measurements, seeds_column):
     header = ["model", "state"] + [f"t={t}" for t in steps] + ["ratio t=1 / t=T"]
     if seeds_column:
         header.append(f"ratio, median of {s.flow_seeds} inits [min–max]")
+    header.append("same ratio for h")
     rows = []
     for name, m in measurements.items():
         norms = m["norms"]
@@ -492,15 +519,16 @@ def flow_table(s, measurements, seeds_column):
         if seeds_column:
             r = m["ratios"]
             row.append(f"{np.median(r):.1e} [{min(r):.1e}–{max(r):.1e}]")
+        row.append(f"{m['h'][1] / m['h'][T]:.1e}")
         rows.append(row)
     return table(header, rows)
 
 
-def join_words(items):
-    items = list(items)
-    if not items:
-        return "none"
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def what_solved(what, sizes):
+    """'gap 5 and 20' / 'gap 5, 20 and 50' / 'none of them' (the median over seeds decides)."""
+    if not sizes:
+        return "none of them"
+    return f"{what} " + (sizes[0] if len(sizes) == 1 else ", ".join(sizes[:-1]) + " and " + sizes[-1])
 
 
 def write_report(s, args, out, flow, token, adding, unrolls, timings):
@@ -536,8 +564,9 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
         f"{s.hidden}, linear readout of h_T) reads a batch of {s.batch} sequences of {T} tokens (a key, "
         f"{T - 2} distractors, the query) and the loss is the cross-entropy of its answer at the last step. "
         f"The table gives the norm over the batch of dL/dC_t for the LSTM and dL/dh_t for the RNN (their memory "
-        f"paths) at t = T, T-10, …, 1. Untrained weights are PyTorch's initialisation, U(±1/√H), plus the stated "
-        f"forget-gate bias.\n")
+        f"paths) at t = T, T-10, …, 1, and the ratio of the first to the last; the last column gives that ratio for "
+        f"dL/dh_t, which for the LSTM is not its memory path. Untrained weights are PyTorch's initialisation, "
+        f"U(±1/√H), plus the stated forget-gate bias.\n")
     add("### At initialisation\n")
     add(flow_table(s, init, seeds_column=s.flow_seeds > 1) + "\n")
     add(f"### After training on the gap-{s.memory_gap} token task (section 2)\n")
@@ -547,13 +576,19 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
     lines_flow = [f"At initialisation the RNN's hidden gradient at step 1 is {rnn_ratio:.1e} times the one at "
                   f"step {T}."]
     for name in s.flow_models:
-        if name != "rnn":
-            lines_flow.append(f"{model_label(name)}: {init[name]['ratios'][0]:.1e}.")
+        r = init[name]["ratios"][0]
+        if name.endswith("pinned"):
+            lines_flow.append(f"{model_label(name)}: 1 − {1 - r:.1e}.")
+        elif name != "rnn":
+            lines_flow.append(f"{model_label(name)}: {r:.1e}.")
     if lstm_init is not None and lstm in after and "rnn" in after:
         lines_flow.append(
             f"After training, the {model_label(lstm)} keeps a cell-gradient ratio of {after[lstm]['ratios'][0]:.1e}, "
             f"the RNN's hidden ratio is {after['rnn']['ratios'][0]:.1e}.")
-    add(" ".join(lines_flow) + "\n")
+    add(" ".join(lines_flow) + " A ratio above 1 is no error: besides the path through f, the cell collects "
+        "gradient from every later step through h_t and the gates of step t+1, so a cell that keeps its content "
+        "can gather more gradient far from the loss than near it. With f pinned to 1 and i to 0 nothing is written "
+        "or read and only the f path is left: the ratio is the product of the f_t, 1 to many digits.\n")
     add(f"### The graph of a {s.unroll}-step unroll\n")
     add(f"The same graph that backward walks, drawn by `tinygrad_lite.viz` for one sequence "
         f"'{unrolls['sequence']}' with the models trained in section 2. Edge colour and width follow log10 of the "
@@ -570,21 +605,22 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
         f"the model must answer the key at the query: for example '{tasks.describe_tokens(tokens, s.K)}' → "
         f"{tasks.vocabulary(s.K)[keys[0]]}. Chance is 1/{s.K} = {1 / s.K:.3f}. Models: embedding {s.embed}, "
         f"hidden {s.hidden}, a linear readout of the last h; Adam lr {s.token_lr:g}, batch {s.batch}, gradient "
-        f"clipping at 1.0, accuracy on {512} held-out sequences every 25 steps, stopping early at ≥ 0.99. "
+        f"clipping at {s.clip:g}, accuracy on {s.token_test} held-out sequences every {s.token_eval} steps, "
+        f"stopping early at ≥ {s.token_target:g}. "
         f"Step budgets per gap: {', '.join(f'{g}: {s.token_steps[g]}' for g in s.gaps)}.\n")
     header = ["model"] + [f"gap {g}" for g in s.gaps]
     rows = [[model_label(name)] + [f"{fmt_values(token[name][g]['accuracy'], '.3f')} ({fmt_steps(token[name][g])})"
                                    for g in s.gaps] for name in s.token_models]
-    add("Held-out accuracy at the end of training (and the step at which it reached 0.99):\n")
+    add(f"Held-out accuracy at the end of training (and the step at which it reached {s.token_target:g}):\n")
     add(table(header, rows) + "\n")
     add("![accuracy against gap](token_accuracy.png)\n")
 
     def solved_gaps(name):
-        return [str(g) for g in s.gaps if np.median(token[name][g]["accuracy"]) >= 0.99]
-    add(" ".join(f"{model_label(name)} solves gap(s) {join_words(solved_gaps(name))}."
+        return [str(g) for g in s.gaps if np.median(token[name][g]["accuracy"]) >= s.token_target]
+    add(" ".join(f"{model_label(name)} solves {what_solved('gap', solved_gaps(name))}."
                  for name in s.token_models) + "\n")
     add(f"**Memory beyond the training gap.** The models trained at gap {s.memory_gap}, tested without further "
-        f"training on {512} sequences with longer gaps:\n")
+        f"training on {s.token_test} sequences with longer gaps:\n")
     header = ["model", f"gap {s.memory_gap} (trained)"] + [f"gap {g}" for g in s.longer_gaps]
     rows = []
     for name in s.token_models:
@@ -597,14 +633,27 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
     add("## 3. The adding problem\n")
     add(f"Inputs: T pairs (value ~ U[0,1], marker); one marker in each half of the sequence; the target is the "
         f"sum of the two marked values. Always answering 1 scores MSE 1/6 ≈ {1 / 6:.3f}. Hidden {s.hidden}, a "
-        f"linear readout of the last h, Adam lr {s.adding_lr:g}, batch {s.batch}, gradient clipping at 1.0; test "
-        f"MSE on 256 fixed sequences every 50 steps, stopping early once it is below 0.01. Step budgets per T: "
+        f"linear readout of the last h, Adam lr {s.adding_lr:g}, batch {s.batch}, gradient clipping at {s.clip:g}; test "
+        f"MSE on {s.adding_test} fixed sequences every {s.adding_eval} steps, stopping early once it is below "
+        f"{s.adding_target:g}. Step budgets per T: "
         f"{', '.join(f'{T}: {s.adding_steps[T]}' for T in s.lengths)}.\n")
     header = ["model"] + [f"T = {T}" for T in s.lengths]
-    rows = [[model_label(name)] + [f"{fmt_values(adding[name][T]['mse'], '.4f')} ({fmt_steps(adding[name][T])})"
-                                   for T in s.lengths] for name in s.adding_models]
-    add("Final test MSE (and the step at which it fell below 0.01):\n")
+    rows = [["always answer 1 (same test set)"]
+            + [fmt_values(adding[s.adding_models[0]][T]["baseline"], ".4f") for T in s.lengths]]
+    for name in s.adding_models:
+        row = [model_label(name)]
+        for T in s.lengths:
+            cell = adding[name][T]
+            best = "" if all(cell["solved"]) else f"; best {fmt_values(cell['best'], '.4f')}"
+            row.append(f"{fmt_values(cell['mse'], '.4f')} ({fmt_steps(cell)}{best})")
+        rows.append(row)
+    add(f"Final test MSE (the step at which it fell below {s.adding_target:g}, or the best it reached):\n")
     add(table(header, rows) + "\n")
+
+    def solved_lengths(name):
+        return [str(T) for T in s.lengths if np.median(adding[name][T]["mse"]) < s.adding_target]
+    add(" ".join(f"{model_label(name)} solves {what_solved('T =', solved_lengths(name))}."
+                 for name in s.adding_models) + "\n")
     add("![adding problem](adding_mse.png)\n")
 
     # ---- settings and time
@@ -663,6 +712,8 @@ def parse_args(argv=None):
     size.add_argument("--quick", action="store_true", help="a smoke run of every part in seconds")
     size.add_argument("--full", action="store_true", help="longer sequences, more steps and seeds (an hour or more)")
     p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="training seeds per configuration (default: 1, or 3 with --full)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="worker processes for the training runs (default: 2, or 1 on one core)")
     return p.parse_args(argv)
@@ -672,6 +723,8 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     s = settings_for("quick" if args.quick else "full" if args.full else "default")
+    if args.seeds is not None:
+        s = dataclasses.replace(s, seeds=max(1, args.seeds))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = make_jobs(s, args.seed)

@@ -159,33 +159,43 @@ def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, 
     return history
 
 
+def token_test_set(seed, gap, K, size=512):
+    """The held-out sequences of one (seed, gap): the same for every model."""
+    return token_batch(np.random.default_rng([seed, gap, 2]), size, gap, K)
+
+
+def adding_test_set(seed, T, size=256):
+    """The test sequences of one (seed, T): the same for every model."""
+    return adding_batch(np.random.default_rng([seed, T, 6]), size, T)
+
+
 def train_token_task(kind, *, gap, K, forget_bias, steps, lr, seed, batch=64, test_size=512,
-                     hidden=32, embed=16, eval_every=25, target=0.99, progress=None):
+                     hidden=32, embed=16, eval_every=25, target=0.99, clip=1.0, progress=None):
     """Train a TokenModel at one gap; returns (model, history). Stops at held-out accuracy >= target.
 
     The data stream depends on (seed, gap) only, the initial weights on (seed, kind): RNN and
     LSTM see the same sequences in the same order.
     """
     data_rng = np.random.default_rng([seed, gap, 1])
-    test_tokens, test_keys = token_batch(np.random.default_rng([seed, gap, 2]), test_size, gap, K)
+    test_tokens, test_keys = token_test_set(seed, gap, K, test_size)
     model = TokenModel(kind, K, hidden, embed, forget_bias, rng=[seed, 3 if kind == "rnn" else 4])
     history = train(
         model, lambda: token_batch(data_rng, batch, gap, K),
         lambda logits, keys: nn.functional.cross_entropy(logits, keys),
         lambda: token_accuracy(model, test_tokens, test_keys),
-        steps=steps, lr=lr, eval_every=eval_every, done=lambda acc: acc >= target, progress=progress)
+        steps=steps, lr=lr, eval_every=eval_every, done=lambda acc: acc >= target, clip=clip, progress=progress)
     return model, history
 
 
 def train_adding(kind, *, T, forget_bias, steps, lr, seed, batch=64, test_size=256, hidden=32,
-                 eval_every=50, target=0.01, progress=None):
+                 eval_every=50, target=0.01, clip=1.0, progress=None):
     """Train an AddingModel at length T; returns (model, history). Stops at test MSE < target."""
     data_rng = np.random.default_rng([seed, T, 5])
-    test_x, test_y = adding_batch(np.random.default_rng([seed, T, 6]), test_size, T)
+    test_x, test_y = adding_test_set(seed, T, test_size)
     model = AddingModel(kind, hidden, forget_bias, rng=[seed, 7 if kind == "rnn" else 8])
     history = train(
         model, lambda: adding_batch(data_rng, batch, T),
         lambda out, y: nn.functional.mse_loss(out, Tensor(y)),
         lambda: adding_mse(model, test_x, test_y),
-        steps=steps, lr=lr, eval_every=eval_every, done=lambda mse: mse < target, progress=progress)
+        steps=steps, lr=lr, eval_every=eval_every, done=lambda mse: mse < target, clip=clip, progress=progress)
     return model, history
