@@ -200,7 +200,7 @@ class Progress:
         self.start = self.last_print = time.perf_counter()
 
     def update(self, job, step, steps, text):
-        self.running[job] = f"{job}: step {step}/{steps} {text}"
+        self.running[job] = f"{job} {step}/{steps} {text}"
         now = time.perf_counter()
         if self.tty:
             line = f"[{self.done}/{self.total} done, {now - self.start:.0f}s] " + " | ".join(self.running.values())
@@ -551,6 +551,9 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
         f"one BLAS thread per process{timings['commit']}.\n")
     add("Every number below was measured by this run; the sentences that state a result are "
         "generated from the same numbers.\n")
+    if s.seeds == 1:
+        add("One training seed per configuration: whether and when a run solves its task varies between seeds, "
+            "most near the edge of a budget; `--seeds 3` (or `--full`) reports the median and range over seeds.\n")
 
     # ---- 1. gradient flow
     add(f"## 1. Gradient flow over T = {T} steps\n")

@@ -69,3 +69,18 @@ def test_report_numbers_come_from_the_run(report):
     rnn = flow["init"]["rnn"]
     assert len(rnn["norms"]) == 101 and rnn["ratios"][0] < 1e-10
     assert f"Total run time **{results['timings']['total']:.0f} s**" in text
+
+
+@pytest.mark.parametrize("mode", ["quick", "default", "full"])
+def test_every_mode_has_a_budget_for_every_run(mode):
+    """The settings of each mode are complete: a missing budget would only fail after an hour of --full."""
+    sys.path.insert(0, str(SHOWCASE.parent))
+    import showcase
+
+    s = showcase.settings_for(mode)
+    assert set(s.token_steps) == set(s.gaps) and set(s.adding_steps) == set(s.lengths)
+    assert s.memory_gap in s.gaps and "rnn" in s.token_models and "rnn" in s.adding_models
+    assert all(g > s.memory_gap for g in s.longer_gaps)
+    jobs = showcase.make_jobs(s, seed=0)
+    assert len(jobs) == s.seeds * (len(s.token_models) * len(s.gaps) + len(s.adding_models) * len(s.lengths))
+    assert len({name for name, *_ in jobs}) == len(jobs)
