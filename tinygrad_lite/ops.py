@@ -3,7 +3,8 @@
 An op is a small class. ``forward`` receives numpy arrays (and plain Python options such as
 ``axis``), keeps what its derivative needs on ``self`` and returns the result array.
 ``backward`` receives the gradient ``g`` of the loss with respect to that result and returns
-one gradient per input, ``None`` for inputs that do not require one. The engine in
+one gradient per input, ``None`` for inputs that do not require one (``parent._rg`` is the
+``requires_grad`` flag, read directly: a property call on every backward adds up). The engine in
 ``tensor.py`` sets ``self.parents`` (the input Tensors) and does all the bookkeeping.
 
 Rules that keep the engine fast and correct:
@@ -152,8 +153,13 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, g):
+        # g * s * (1 - s) in one buffer: three passes and one allocation instead of three
+        # (out=: a 0-d s stays an array, so the in-place products work for every shape)
         s = self.out
-        return (g * s * (1 - s),)
+        d = np.subtract(1, s, out=np.empty(s.shape, s.dtype))
+        d *= s
+        d *= g
+        return (d,)
 
 
 class Tanh(Function):
@@ -164,8 +170,12 @@ class Tanh(Function):
         return self.out
 
     def backward(self, g):
+        # g * (1 - t²) in one buffer, as Sigmoid does
         t = self.out
-        return (g * (1 - t * t),)
+        d = np.multiply(t, t, out=np.empty(t.shape, t.dtype))
+        np.subtract(1, d, out=d)
+        d *= g
+        return (d,)
 
 
 class Relu(Function):
@@ -235,8 +245,8 @@ class Add(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return (unbroadcast(g, self.x) if a.requires_grad else None,
-                unbroadcast(g, self.y) if b.requires_grad else None)
+        return (unbroadcast(g, self.x) if a._rg else None,
+                unbroadcast(g, self.y) if b._rg else None)
 
 
 class Sub(Function):
@@ -248,8 +258,8 @@ class Sub(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return (unbroadcast(g, self.x) if a.requires_grad else None,
-                unbroadcast(np.negative(g), self.y) if b.requires_grad else None)
+        return (unbroadcast(g, self.x) if a._rg else None,
+                unbroadcast(np.negative(g), self.y) if b._rg else None)
 
 
 class Mul(Function):
@@ -261,8 +271,8 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return (unbroadcast(g * self.y, self.x) if a.requires_grad else None,
-                unbroadcast(g * self.x, self.y) if b.requires_grad else None)
+        return (unbroadcast(g * self.y, self.x) if a._rg else None,
+                unbroadcast(g * self.x, self.y) if b._rg else None)
 
 
 class Div(Function):
@@ -275,8 +285,8 @@ class Div(Function):
     def backward(self, g):
         a, b = self.parents
         gx = g / self.y
-        return (unbroadcast(gx, self.x) if a.requires_grad else None,
-                unbroadcast(gx * (-self.x / self.y), self.y) if b.requires_grad else None)
+        return (unbroadcast(gx, self.x) if a._rg else None,
+                unbroadcast(gx * (-self.x / self.y), self.y) if b._rg else None)
 
 
 class Pow(Function):
@@ -293,9 +303,9 @@ class Pow(Function):
         a, b = self.parents
         x, y = self.x, self.y
         gx = gy = None
-        if a.requires_grad:
+        if a._rg:
             gx = unbroadcast(g * y * x ** (y - 1), x)
-        if b.requires_grad:
+        if b._rg:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_x = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
             gy = unbroadcast(g * self.out * log_x, y)
@@ -314,9 +324,9 @@ class Maximum(Function):
     def backward(self, g):
         a, b = self.parents
         x, y = self.x, self.y
-        share_x = (x > y) + 0.5 * (x == y)
-        return (unbroadcast(g * share_x, x) if a.requires_grad else None,
-                unbroadcast(g * (1 - share_x), y) if b.requires_grad else None)
+        share_x = (x > y) + (x == y) * g.dtype.type(0.5)  # a numpy scalar: stays float32 for float32
+        return (unbroadcast(g * share_x, x) if a._rg else None,
+                unbroadcast(g * (1 - share_x), y) if b._rg else None)
 
 
 class Minimum(Function):
@@ -329,9 +339,9 @@ class Minimum(Function):
     def backward(self, g):
         a, b = self.parents
         x, y = self.x, self.y
-        share_x = (x < y) + 0.5 * (x == y)
-        return (unbroadcast(g * share_x, x) if a.requires_grad else None,
-                unbroadcast(g * (1 - share_x), y) if b.requires_grad else None)
+        share_x = (x < y) + (x == y) * g.dtype.type(0.5)
+        return (unbroadcast(g * share_x, x) if a._rg else None,
+                unbroadcast(g * (1 - share_x), y) if b._rg else None)
 
 
 class Where(Function):
@@ -346,8 +356,8 @@ class Where(Function):
     def backward(self, g):
         a, b = self.parents
         zero = np.zeros((), dtype=g.dtype)
-        return (unbroadcast(np.where(self.cond, g, zero), self.x) if a.requires_grad else None,
-                unbroadcast(np.where(self.cond, zero, g), self.y) if b.requires_grad else None)
+        return (unbroadcast(np.where(self.cond, g, zero), self.x) if a._rg else None,
+                unbroadcast(np.where(self.cond, zero, g), self.y) if b._rg else None)
 
 
 class MatMul(Function):
@@ -363,10 +373,10 @@ class MatMul(Function):
         a, b = self.parents
         x, y = self.x, self.y
         if x.ndim == 2 and y.ndim == 2:  # the common case, no reshaping
-            return (g @ y.T if a.requires_grad else None,
-                    x.T @ g if b.requires_grad else None)
+            return (g @ y.T if a._rg else None,
+                    x.T @ g if b._rg else None)
         if x.ndim == 1 and y.ndim == 1:
-            return (g * y if a.requires_grad else None, g * x if b.requires_grad else None)
+            return (g * y if a._rg else None, g * x if b._rg else None)
         x2 = x[None, :] if x.ndim == 1 else x  # promote vectors as numpy does, then undo it
         y2 = y[:, None] if y.ndim == 1 else y
         g2 = g
@@ -375,12 +385,12 @@ class MatMul(Function):
         if y.ndim == 1:
             g2 = np.expand_dims(g2, -1)
         gx = gy = None
-        if a.requires_grad:
+        if a._rg:
             gx = np.matmul(g2, np.swapaxes(y2, -1, -2))
             if x.ndim == 1:
                 gx = np.squeeze(gx, -2)
             gx = unbroadcast(gx, x)
-        if b.requires_grad:
+        if b._rg:
             gy = np.matmul(np.swapaxes(x2, -1, -2), g2)
             if y.ndim == 1:
                 gy = np.squeeze(gy, -1)
@@ -440,7 +450,8 @@ class Max(Function):
     def backward(self, g):
         g = _expand_reduced(g, self.x.shape, self.axis, self.keepdims)
         hits = self.x == self.out
-        return (g * hits / np.sum(hits, axis=self.axis, keepdims=True),)
+        # dtype=: a count of bools is int64, and float32 / int64 would give float64
+        return (g * hits / np.sum(hits, axis=self.axis, keepdims=True, dtype=g.dtype),)
 
 
 class Min(Max):
@@ -551,8 +562,10 @@ class Stack(Function):
         return np.stack(arrays, axis=self.axis)
 
     def backward(self, g):
-        return tuple(np.take(g, i, axis=self.axis) if p.requires_grad else None
-                     for i, p in enumerate(self.parents))
+        # views of g (basic indexing), not copies as np.take makes: stacking the T outputs of a
+        # recurrent layer would otherwise copy the whole gradient once more in backward
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] if p._rg else None for i, p in enumerate(self.parents))
 
 
 class Concatenate(Function):
@@ -565,4 +578,4 @@ class Concatenate(Function):
 
     def backward(self, g):
         pieces = np.split(g, self.bounds, axis=self.axis)
-        return tuple(piece if p.requires_grad else None for piece, p in zip(pieces, self.parents))
+        return tuple(piece if p._rg else None for piece, p in zip(pieces, self.parents))

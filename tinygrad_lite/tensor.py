@@ -433,8 +433,9 @@ class Tensor:
     expand = broadcast_to
 
     def __getitem__(self, index):
-        if type(index) is int or type(index) is slice:  # the hot path: x[t], x[a:b]
-            unique = True
+        kind = type(index)
+        if kind is int or kind is slice or (kind is tuple and _is_basic(index)):
+            unique = True  # the hot path: x[t], x[a:b], gates[:, a:b]
         else:
             index, unique = _normalize_index(index)
         try:
@@ -568,9 +569,11 @@ def _binary(cls, a, b):
         raise ShapeError(f"{cls.__name__}: shapes {a.shape} and {b.shape} do not broadcast together ({e})") from None
     if (a._rg or b._rg) and _grad_enabled:
         fn.parents = (a, b)
-        for p in fn.parents:
-            if p._rg and p._ctx is None and p._frozen is False:
-                _freeze(p)
+        # spelled out for both operands instead of a loop: this runs for every op
+        if a._ctx is None and a._rg and a._frozen is False:
+            _freeze(a)
+        if b._ctx is None and b._rg and b._frozen is False:
+            _freeze(b)
         return _node(out, fn)
     return _const(out)
 
@@ -625,6 +628,15 @@ def _axes(axis, ndim, op):
 def _check_not_empty(t, axis, op):
     if t.size == 0:
         raise ValueError(f"{op}: cannot reduce a tensor of shape {t.shape} with no elements")
+
+
+def _is_basic(index):
+    """A tuple of ints and slices only: it selects every element at most once, no copy needed."""
+    for part in index:
+        kind = type(part)
+        if kind is not slice and kind is not int:
+            return False
+    return True
 
 
 def _normalize_index(index):
