@@ -687,7 +687,8 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
 
 def git_commit():
     try:
-        text = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+        # "-dirty": the work tree had changes, so the commit alone does not say which code ran
+        text = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
                               text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -725,6 +726,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
+    commit = git_commit()  # the code that runs is the code at the start
     s = settings_for("quick" if args.quick else "full" if args.full else "default")
     if args.seeds is not None:
         s = dataclasses.replace(s, seeds=max(1, args.seeds))
@@ -745,7 +747,7 @@ def main(argv=None):
     plot_adding(s, adding, out / "adding_mse.png")
     end = time.perf_counter()
     timings = {"total": end - start, "training": trained_at - start, "after": end - trained_at,
-               "workers": max(1, args.jobs), "when": time.strftime("%Y-%m-%d"), "commit": git_commit(),
+               "workers": max(1, args.jobs), "when": time.strftime("%Y-%m-%d"), "commit": commit,
                "job_seconds": sum(r["history"]["seconds"] for r in results.values())}
     write_report(s, args, out, flow, token, adding, {"files": files, "sequence": sequence}, timings)
     strip = {"histories"}
