@@ -7,7 +7,8 @@ and leaves the gradients in the parameters' ``.grad``.
 The composed one is written the way a PyTorch user would write it, and the fastest way we found
 in eager mode: the input projection of all steps in one matmul, split with ``unbind`` (indexing
 ``xw[t]`` instead makes every step's backward zero-fill a (T, B, 4H) gradient, O(T²): see
-DESIGN.md), one ``h @ W_hh.T`` per step and the four gates cut with ``chunk``.
+DESIGN.md) and one ``h @ W_hh.T`` per step; the four gates are cut with ``chunk`` (one node)
+or, op for op as nn.LSTM does, with four slices.
 """
 
 import torch
@@ -43,8 +44,12 @@ def fused_step(weights, x, target):
     return step, grads
 
 
-def composed_step(weights, x, target):
-    """The LSTM from torch's elementary ops, eager autograd (one graph node per op)."""
+def composed_step(weights, x, target, gates_by="chunk"):
+    """The LSTM from torch's elementary ops, eager autograd (one graph node per op).
+
+    ``gates_by="chunk"`` cuts the four gates with one ``chunk`` (one node, PyTorch's idiom);
+    ``"slices"`` with four ``gates[:, a:b]`` as nn.LSTM does (four nodes).
+    """
     p = _params(weights)
     W_ih, W_hh, b_ih, b_hh = p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"]
     T, B, I = x.shape  # noqa: E741  (I: input size, as in the issue)
@@ -60,7 +65,10 @@ def composed_step(weights, x, target):
         h, c, hs = zeros, zeros, []
         for xw_t in xw.unbind(0):
             gates = xw_t + h @ W_hh_T
-            a_i, a_f, a_g, a_o = gates.chunk(4, 1)
+            if gates_by == "chunk":
+                a_i, a_f, a_g, a_o = gates.chunk(4, 1)
+            else:
+                a_i, a_f, a_g, a_o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
             i, f, g, o = a_i.sigmoid(), a_f.sigmoid(), a_g.tanh(), a_o.sigmoid()
             c = f * c + i * g
             h = o * c.tanh()

@@ -4,10 +4,10 @@ A Tensor holds a numpy array. An op applied to tensors that require grad records
 instance of an ``ops.Function``) on its result: ``result._ctx`` with ``_ctx.parents``, the input
 tensors. ``backward`` walks those links from the result back to the leaves:
 
-1. count, for every tensor that needs a gradient, how many of its consumers are in the graph
-   (an explicit stack, no recursion: a million-node chain is fine);
-2. start from the root and call a node's ``backward`` only once all its consumers have handed
-   in their gradients (Kahn's algorithm), summing gradients in one buffer per tensor.
+newest first: every tensor carries a serial number from its creation, an op's result is newer
+than its inputs, so handling the newest tensor that has received gradient means all its
+consumers are done (an explicit heap, no recursion: a million-node chain is fine). Gradients
+reaching a tensor are summed in one buffer per tensor, in place once the buffer is its own.
 
 After a backward without ``retain_graph=True`` every node it walked is replaced by a marker,
 which drops the saved arrays and the links to the parents: intermediates die at once, and a
@@ -16,6 +16,7 @@ second backward through the same graph raises a clear error.
 
 import itertools
 from contextlib import ContextDecorator
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -26,6 +27,7 @@ __all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad"]
 
 _grad_enabled = True
 _stamps = itertools.count(1)  # one stamp per backward call marks the tensors it visited
+_next_seq = itertools.count().__next__  # serial numbers in creation order (see _run_backward)
 
 
 class no_grad(ContextDecorator):
@@ -74,7 +76,7 @@ class Tensor:
     """An n-dimensional numpy array that can record the ops applied to it."""
 
     __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_hooks", "_frozen",
-                 "_visit", "_deps", "_g", "_gown", "__weakref__")
+                 "_seq", "_visit", "_g", "_gown", "__weakref__")
     __array_ufunc__ = None  # numpy hands `ndarray * Tensor` to Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise, hashing stays by identity
 
@@ -96,6 +98,7 @@ class Tensor:
         self._hooks = None
         self._frozen = False
         self._visit = 0
+        self._seq = _next_seq()
         if requires_grad:
             self.requires_grad_(True)
 
@@ -503,6 +506,7 @@ def _const(data):
     t._hooks = None
     t._frozen = False
     t._visit = 0
+    t._seq = _next_seq()
     return t
 
 
@@ -518,6 +522,7 @@ def _node(data, ctx):
     t.name = None
     t._hooks = None
     t._visit = 0
+    t._seq = _next_seq()
     return t
 
 
@@ -695,54 +700,40 @@ def _freed_error(t):
         "backward(); call the first backward with retain_graph=True to run backward through it again")
 
 
-def _count_consumers(roots):
-    """Pass 1: stamp every tensor that needs a gradient and count its consumers in the graph."""
-    stamp = next(_stamps)
-    stack = []
-    for r in roots:
-        if r._visit != stamp:
-            r._visit, r._deps, r._g, r._gown = stamp, 0, None, False
-            stack.append(r)
-    while stack:
-        t = stack.pop()
-        ctx = t._ctx
-        if ctx is None:
-            continue
-        parents = ctx.parents
-        if parents is None:
-            raise _freed_error(t)
-        for p in parents:
-            if p._rg:
-                if p._visit != stamp:
-                    p._visit, p._deps, p._g, p._gown = stamp, 1, None, False
-                    stack.append(p)
-                else:
-                    p._deps += 1
-
-
 def _run_backward(roots, seeds, retain_graph, capture=None):
-    """Pass 2: propagate the seeds to every tensor of the graph, each node exactly once.
+    """Propagate the seeds to every tensor of the graph behind ``roots``, each node exactly once.
+
+    The order is the reverse of creation: every tensor gets a serial number when it is made
+    (``_seq``), and an op's result is always made after its inputs. So a tensor's consumers all
+    have larger numbers than the tensor, and taking, from the tensors that have received some
+    gradient, always the newest one (a heap keyed by ``-_seq``) means that when a tensor is
+    taken, every consumer in the graph has already handed in its gradient. This needs no
+    first pass to count consumers (Kahn's algorithm does), and no recursion: an explicit heap,
+    so a million-node chain is fine (it stays one or two entries long).
 
     ``capture`` maps id(tensor) to None for ``grad()``: those gradients are collected there
     and no ``.grad`` is written.
     """
-    _count_consumers(roots)
+    stamp = next(_stamps)  # marks the tensors this backward has met
+    heap = []
     for root, seed in zip(roots, seeds):
-        if root._g is None:
-            root._g = seed
-        else:
+        if root._visit != stamp:
+            root._visit, root._g, root._gown = stamp, seed, False
+            heappush(heap, (-root._seq, root))
+        else:  # the same root twice: its seeds add up
             root._g = np.asarray(root._g + seed)
             root._gown = True
-    ready = [r for r in dict.fromkeys(roots) if r._deps == 0]
-    while ready:
-        t = ready.pop()
+    while heap:
+        t = heappop(heap)[1]
         g, owned = t._g, t._gown
         t._g = None
+        ctx = t._ctx
+        if ctx is not None and ctx.parents is None:
+            raise _freed_error(t)
         if t._hooks is not None and g is not None:
             g, owned = _run_hooks(t, g, owned)
         if capture is not None and id(t) in capture:
             capture[id(t)] = g
-        ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is complete
             if capture is None and g is not None:
                 _accumulate(t, g, owned)
@@ -757,29 +748,36 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
         for p, pg in zip(parents, grads):
             if not p._rg:
                 continue
-            if pg is not None:
-                cur = p._g
-                if cur is None:
-                    if type(pg) is IndexGrad:
-                        p._g = pg.add_into(np.zeros(p._data.shape, p._data.dtype))
-                        p._gown = True
-                    else:
-                        p._g = pg
+            if p._visit != stamp:  # first met: its buffer starts empty and it joins the heap
+                p._visit, p._gown = stamp, False
+                heappush(heap, (-p._seq, p))
+                if pg is None:
+                    p._g = None
                 elif type(pg) is IndexGrad:
-                    if not p._gown:
-                        cur = p._g = np.array(cur)
-                        p._gown = True
-                    pg.add_into(cur)
-                elif p._gown:
-                    cur += pg
-                else:
-                    cur = cur + pg
-                    # numpy returns a scalar for 0-d operands; += needs an array to add into
-                    p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
+                    p._g = pg.add_into(np.zeros(p._data.shape, p._data.dtype))
                     p._gown = True
-            p._deps -= 1
-            if p._deps == 0:
-                ready.append(p)
+                else:
+                    p._g = pg
+            elif pg is None:
+                continue
+            elif (cur := p._g) is None:
+                if type(pg) is IndexGrad:
+                    p._g = pg.add_into(np.zeros(p._data.shape, p._data.dtype))
+                    p._gown = True
+                else:
+                    p._g = pg
+            elif type(pg) is IndexGrad:
+                if not p._gown:
+                    cur = p._g = np.array(cur)
+                    p._gown = True
+                pg.add_into(cur)
+            elif p._gown:
+                cur += pg  # our own buffer: add in place
+            else:
+                cur = cur + pg  # the first sum gets its own buffer (the first gradient may be shared)
+                # numpy returns a scalar for 0-d operands; += needs an array to add into
+                p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
+                p._gown = True
 
 
 def _run_hooks(t, g, owned):
