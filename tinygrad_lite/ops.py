@@ -132,8 +132,7 @@ class Abs(Function):
         return (g * np.sign(self.x),)  # 0 at x == 0, as PyTorch
 
 
-# exp(-x) overflows past these inputs; clamping there changes sigmoid by less than the
-# smallest normal number of the dtype, and keeps numpy from warning at x = -1000.
+# exp(x) overflows past these inputs (and numpy warns); sigmoid is 1 to the last bit there.
 _EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 
 
@@ -143,13 +142,12 @@ class Sigmoid(Function):
     def forward(self, x):
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
-        e = np.negative(x, out=np.empty(x.shape, x.dtype))  # out=: a 0-d input stays an array
-        limit = _EXP_LIMIT.get(e.dtype)
-        if limit is not None:
-            np.minimum(e, limit, out=e)
-        np.exp(e, out=e)
-        e += 1
-        self.out = np.reciprocal(e, out=e)
+        # σ(x) = e / (1 + e) with e = exp(min(x, limit)): four passes, and accurate in both tails
+        # (for very negative x it is exp(x) itself, down to the subnormals).
+        e = np.empty(x.shape, x.dtype)  # out=: a 0-d input stays an array
+        limit = _EXP_LIMIT.get(x.dtype)
+        np.exp(x if limit is None else np.minimum(x, limit, out=e), out=e)
+        self.out = np.divide(e, e + 1, out=e)
         return self.out
 
     def backward(self, g):
