@@ -27,7 +27,9 @@ __all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad"]
 
 _grad_enabled = True
 _stamps = itertools.count(1)  # one stamp per backward call marks the tensors it visited
-_next_seq = itertools.count().__next__  # serial numbers in creation order (see _run_backward)
+# serial numbers in creation order, counting down so that the newest tensor has the smallest
+# number and heapq (a min-heap) hands it out first (see _run_backward)
+_next_seq = itertools.count(0, -1).__next__
 
 
 class no_grad(ContextDecorator):
@@ -703,13 +705,13 @@ def _freed_error(t):
 def _run_backward(roots, seeds, retain_graph, capture=None):
     """Propagate the seeds to every tensor of the graph behind ``roots``, each node exactly once.
 
-    The order is the reverse of creation: every tensor gets a serial number when it is made
-    (``_seq``), and an op's result is always made after its inputs. So a tensor's consumers all
-    have larger numbers than the tensor, and taking, from the tensors that have received some
-    gradient, always the newest one (a heap keyed by ``-_seq``) means that when a tensor is
-    taken, every consumer in the graph has already handed in its gradient. This needs no
-    first pass to count consumers (Kahn's algorithm does), and no recursion: an explicit heap,
-    so a million-node chain is fine (it stays one or two entries long).
+    The order is the reverse of creation. Every tensor gets a serial number when it is made
+    (``_seq``, counting down), and an op's result is always made after its inputs, so all the
+    consumers of a tensor are newer than it. Always taking the newest of the tensors that have
+    received some gradient (the smallest ``_seq``: a heap) therefore takes a tensor only after
+    every consumer in the graph has handed in its gradient. This needs no first pass to count
+    consumers (as Kahn's algorithm does) and no recursion: a million-node chain is fine, its
+    heap stays one or two entries long.
 
     ``capture`` maps id(tensor) to None for ``grad()``: those gradients are collected there
     and no ``.grad`` is written.
@@ -719,7 +721,7 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
     for root, seed in zip(roots, seeds):
         if root._visit != stamp:
             root._visit, root._g, root._gown = stamp, seed, False
-            heappush(heap, (-root._seq, root))
+            heappush(heap, (root._seq, root))
         else:  # the same root twice: its seeds add up
             root._g = np.asarray(root._g + seed)
             root._gown = True
@@ -750,7 +752,7 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
                 continue
             if p._visit != stamp:  # first met: its buffer starts empty and it joins the heap
                 p._visit, p._gown = stamp, False
-                heappush(heap, (-p._seq, p))
+                heappush(heap, (p._seq, p))
                 if pg is None:
                     p._g = None
                 elif type(pg) is IndexGrad:
