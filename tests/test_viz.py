@@ -1,7 +1,9 @@
 """Graph pictures: real renders of an MLP, an RNN and an LSTM, escaping of any name, life
 without the Graphviz program, gradient colouring, and graphs too big to draw."""
 
+import pathlib
 import re
+import runpy
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -110,6 +112,13 @@ def test_lstm_renders_every_named_state_in_one_cluster_per_step():
             assert re.fullmatch(r"‖grad‖ \d\.\d\de[+-]\d\d", lines[-1])
 
 
+def passed_between_steps(dot):
+    """{(step node, tensor name, step node)} of the cell view: edges leave a step by the port of
+    the tensor they carry."""
+    ports = dict(re.findall(r'PORT="(t\d+)" BGCOLOR="white">([^<]*)<', dot))
+    return {(tail, ports[port], head) for tail, port, head in re.findall(r"\t(c\w+):(t\d+) -> (c\w+) ", dot)}
+
+
 @needs_dot
 def test_rnn_op_view_and_cell_view():
     loss = recurrent(nn.RNN(N_IN, H, rng=0))
@@ -119,19 +128,18 @@ def test_rnn_op_view_and_cell_view():
     cells = svg_of(loss, view="cells")
     nodes = groups(cells, "node")
     assert {f"c{t}" for t in range(1, T + 1)} <= set(nodes)
-    assert texts(nodes["c2"])[0] == "step 2"
-    edges = groups(cells, "edge")
-    assert texts(edges["c1->c2"])[0] == "h[1]" and texts(edges["c2->c3"])[0] == "h[2]"
-    assert texts(edges["c2->c3"])[1].startswith("‖grad‖")
+    step2 = texts(nodes["c2"])
+    assert step2[0] == "step 2" and step2[-2:] == ["h[2]", step2[-1]] and step2[-1].startswith("‖grad‖")
+    assert len(groups(cells, "cluster")) == 0
     assert "h[0]" in texts(cells)  # the initial state stays a tensor of its own
     assert not any("weight" in text for text in texts(cells))  # parameters feed every step: left out
+    assert passed_between_steps(viz.to_dot(loss, view="cells")) == {("c1", "h[1]", "c2"), ("c2", "h[2]", "c3")}
 
 
 def test_lstm_cell_view_passes_C_and_h_between_steps():
     loss = recurrent(nn.LSTM(N_IN, H, rng=0))
     dot = viz.to_dot(loss, view="cells")
-    between = re.findall(r"\t(c\d+) -> (c\d+) \[.*label=<([^<]*)<BR/>", dot)
-    assert sorted(between) == sorted([(f"c{t}", f"c{t + 1}", f"{s}[{t}]") for t in range(1, T) for s in "Ch"])
+    assert passed_between_steps(dot) == {(f"c{t}", f"{s}[{t}]", f"c{t + 1}") for t in range(1, T) for s in "Ch"}
     assert "subgraph cluster" not in dot
 
 
@@ -237,7 +245,7 @@ def test_any_name_renders_literally_and_cannot_change_the_structure(name):
     loss = z.sum()
     viz.retain_grads(loss)
     loss.backward(retain_graph=True)
-    for view, nodes, edges in (("ops", 8, 7), ("cells", 5, 4)):
+    for view, nodes, edges in (("ops", 8, 7), ("cells", 5, 4)):  # cells: x, two steps, op, loss
         dot = viz.to_dot(loss, view=view, params={name: x}, title=name)
         result = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True)
         assert result.returncode == 0, result.stderr.decode()
@@ -245,7 +253,7 @@ def test_any_name_renders_literally_and_cannot_change_the_structure(name):
         svg = ET.fromstring(result.stdout)
         shown = texts(svg)
         assert shown_as(name) in shown  # the leaf's label and the title
-        assert shown_as(name + "[1]") in shown  # a tensor node, or the label of the edge step 1 -> 2
+        assert shown_as(name + "[1]") in shown  # a tensor node, or the port it leaves step 1 by
         assert len(groups(svg, "node")) == nodes and len(groups(svg, "edge")) == edges
         assert len(groups(svg, "cluster")) == (2 if view == "ops" else 0)
 
@@ -287,6 +295,16 @@ def test_save_writes_only_the_picture(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.pdf", "mlp.png", "mlp.svg"]
     with pytest.raises(ValueError, match="suffix"):
         viz.save(loss, tmp_path / "mlp")
+
+
+@needs_dot
+def test_the_example_writes_its_pictures(tmp_path):
+    example = runpy.run_path(str(pathlib.Path(__file__).parent.parent / "examples" / "draw_graph.py"))
+    example["main"](tmp_path)
+    names = ["graph_lstm.svg", "graph_lstm_cells.svg", "graph_mlp.svg", "graph_rnn.svg", "graph_rnn_cells.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    lstm = texts(ET.parse(tmp_path / "graph_lstm.svg").getroot())
+    assert {"C[0]", "C[3]", "f[2]", "weight_hh_l0"} <= set(lstm)
 
 
 # ---- big graphs -----------------------------------------------------------------------------------

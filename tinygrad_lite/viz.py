@@ -33,7 +33,7 @@ import math
 import pathlib
 import re
 import warnings
-from collections import deque
+from collections import Counter, deque
 
 import graphviz
 import numpy as np
@@ -49,8 +49,8 @@ INSTALL_HINT = ("Install the Graphviz programs: Debian/Ubuntu: sudo apt-get inst
 _STEP = re.compile(r"(?:l([0-9]+)\.)?(.*)\[([0-9]+)\]", re.S)  # "C[3]", "l1.h[2]": layer, base, step
 
 _GRAPH = "tinygrad_lite"
-_HEADER = [
-    '\tgraph [rankdir={rankdir} fontname=Helvetica fontsize=11 nodesep=0.15 ranksep=0.3]\n',
+_HEADER = [  # ordering=out keeps dot's crossing minimisation from taking minutes over long unrolls
+    '\tgraph [ordering=out rankdir={rankdir} fontname=Helvetica fontsize=11 nodesep=0.15 ranksep=0.3]\n',
     '\tnode [shape=box style="rounded,filled" fillcolor=white fontname=Helvetica fontsize=10 '
     'margin="0.06,0.03" height=0.3]\n',
     '\tedge [color="#666666" arrowsize=0.6]\n',
@@ -255,10 +255,13 @@ def _body(roots, view, values, grads, params, max_nodes, rankdir, title):
                 norms[id(t)] = float(np.linalg.norm(np.asarray(t.grad.data, dtype=np.float64)))
     scale = _LogScale(norms.values()) if norms else None
 
+    edges, leaving = _edges(tensors, step, units, cells, norms, scale)
     body = [line.format(rankdir=rankdir) for line in _HEADER]
     body += _node_lines(tensors, step, units, cells, values, norms,
                         {id(t): n for n, t in (params or {}).items()}, {id(r) for r in roots})
-    body += _edge_lines(tensors, step, units, cells, norms, scale)
+    if cells:
+        body += _cell_nodes(tensors, step, leaving, norms)
+    body += edges
     caption = _caption(title, scale, cut, max_nodes)
     if caption:
         body.append(f"\tgraph [label=<{caption}> labelloc=b labeljust=l]\n")
@@ -303,37 +306,44 @@ def _node_lines(tensors, step, units, cells, values, norms, names, outputs):
                     f'fillcolor="#f7f7f7" color="#bbbbbb"\n')
         body += ["\t" + line for line in groups[key]]
         body.append("\t}\n")
-    if cells:
-        body += _cell_nodes(tensors, step)
     return body
 
 
-def _edge_lines(tensors, step, units, cells, norms, scale):
-    """Every input -> op and op -> result link, between the nodes (units) that draw them."""
+def _edges(tensors, step, units, cells, norms, scale):
+    """The edge lines: every input -> op and op -> result link, between the nodes (units) that
+    draw them; and, in the cell view, per step node the tensors that leave it (each gets a port
+    there, so that the edges of C[t] and h[t] can be told apart without edge labels, which
+    make Graphviz's layout of a long unroll take minutes)."""
+    links = []  # (tail unit, head unit, the tensor passed, the tensor made at the head)
+    for t in tensors:
+        if t.grad_fn is not None and id(t) in units:
+            t_unit, op_unit = units[id(t)]
+            links += [(units[id(p)][0], op_unit, p, t) for p in t.grad_fn.parents if id(p) in units]
+            links.append((op_unit, t_unit, t, t))
+    links = [link for link in links if link[0] != link[1]]
+    if cells:  # one edge per tensor passed between two units
+        links = list({(tail, head, id(x)): (tail, head, x, t) for tail, head, x, t in links}.values())
+    # In the cell view a tensor that feeds several steps (xW) and the edges out of the steps
+    # (every h into the stacked output) would pull all steps together: dot then takes minutes
+    # over a 100-step unroll instead of a second. So the first do not rank the steps, and the
+    # others only put what follows below the steps.
+    feeds = Counter(id(x) for _, _, x, t in links if cells and step[id(x)] is None and step[id(t)] is not None)
+
     style = {tid: _edge_style(n, scale) for tid, n in norms.items()}
     plain = _NO_GRAD_EDGE if scale else ""
-    lines, seen = [], set()
-    for t in tensors:
-        if t.grad_fn is None or id(t) not in units:
-            continue
-        t_unit, op_unit = units[id(t)]
-        links = [(units[id(p)][0], op_unit, p) for p in t.grad_fn.parents if id(p) in units]
-        links.append((op_unit, t_unit, t))
-        for tail, head, x in links:
-            if tail == head:
-                continue
-            if cells:  # one edge per tensor passed between two units
-                if (tail, head, id(x)) in seen:
-                    continue
-                seen.add((tail, head, id(x)))
-            attrs = style.get(id(x), plain)
-            if cells and step[id(x)] is not None and x.name:  # hidden in its cell: say what passes
-                text = _escape(_display(x.name))
-                if id(x) in norms:
-                    text += f"<BR/>{_format_norm(norms[id(x)])}"
-                attrs += f" label=<{text}> fontsize=9"
-            lines.append(f"\t{tail} -> {head} [{attrs.strip()}]\n")
-    return lines
+    index = {id(t): i for i, t in enumerate(tensors)}
+    lines, leaving = [], {}
+    for tail, head, x, t in links:
+        attrs = style.get(id(x), plain)
+        if cells and step[id(x)] is not None:  # x is hidden in its step's node: leave by its port
+            leaving.setdefault(tail, {})[id(x)] = x
+            tail = f"{tail}:t{index[id(x)]}"
+            if step[id(t)] is None:
+                attrs += " weight=0"
+        elif feeds[id(x)] > 1:
+            attrs += " constraint=false"
+        lines.append(f"\t{tail} -> {head} [{attrs.strip()}]\n")
+    return lines, leaving
 
 
 def _computed_from_constants(tensors):
@@ -352,18 +362,31 @@ def _computed_from_constants(tensors):
     return hidden
 
 
-def _cell_nodes(tensors, step):
-    """One node per time step, listing the named tensors it holds."""
-    held = {}
-    for t in tensors:
+def _cell_nodes(tensors, step, leaving, norms):
+    """One node per time step: its title, the named tensors it holds, and a port for each
+    tensor that leaves it."""
+    held, index = {}, {}
+    for i, t in enumerate(tensors):
+        index[id(t)] = i
         key = step[id(t)]
         if key is not None and t.name:
             base = _STEP.fullmatch(t.name)[2] if _step_of(t.name) == key else t.name
             held.setdefault(key, []).append(_escape(_display(base)))
     lines = []
     for key in sorted(held, key=_sort_key):
-        lines.append(f'\t{_cell_id(key)} [label=<<B>{_step_title(key)}</B><BR/>'
-                     f'<FONT POINT-SIZE="8">{" ".join(held[key])}</FONT>> fillcolor="#f7f7f7"]\n')
+        ports = []
+        for tid, x in leaving.get(_cell_id(key), {}).items():
+            text = _escape(_display(x.name)) if x.name else f"{'×'.join(map(str, x.shape))} {x.dtype}"
+            if tid in norms:
+                text += f"<BR/>{_format_norm(norms[tid])}"
+            ports.append(f'<TD PORT="t{index[tid]}" BGCOLOR="white">{text}</TD>')
+        span = max(1, len(ports))
+        rows = [f'<TR><TD COLSPAN="{span}"><B>{_step_title(key)}</B></TD></TR>',
+                f'<TR><TD COLSPAN="{span}"><FONT POINT-SIZE="8">{" ".join(held[key])}</FONT></TD></TR>']
+        if ports:
+            rows.append("<TR>" + "".join(ports) + "</TR>")
+        lines.append(f'\t{_cell_id(key)} [shape=plain label=<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" '
+                     f'CELLPADDING="2" STYLE="ROUNDED" BGCOLOR="#f7f7f7">{"".join(rows)}</TABLE>>]\n')
     return lines
 
 
