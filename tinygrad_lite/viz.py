@@ -18,8 +18,9 @@ What a picture shows:
   (``C[3]``, ``l1.h[2]``: the recurrent layers' convention, index 0 being the initial state),
   belongs to step t; an unnamed tensor belongs to a step when everything that consumes it does.
   Each step is one cluster in the op view (``view="ops"``), one node in the cell view
-  (``view="cells"``), where the edges between steps carry the tensors passed on (``C[2]``,
-  ``h[2]``) and parameters, constants and what is computed from them alone are left out.
+  (``view="cells"``): there an edge leaves a step from a field that names the tensor it
+  carries, with its gradient norm (``C[2]``, ``h[2]``), and parameters, constants and what is
+  computed from them alone are left out.
 * gradients (after ``backward``): an edge's colour and width follow log10 of the gradient norm
   of the tensor it touches (the input of an op for edges into an op, its result for edges out),
   scaled over the range of norms in the picture and shown in the legend.
