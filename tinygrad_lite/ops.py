@@ -151,10 +151,10 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, g):
-        # g * s * (1 - s) in one buffer: three passes and one allocation instead of three
-        # (out=: a 0-d s stays an array, so the in-place products work for every shape)
+        # g * s * (1 - s) with one new array instead of three: the products go in place
+        # (a 0-d s gives a numpy scalar here, and *= then simply makes a new scalar)
         s = self.out
-        d = np.subtract(1, s, out=np.empty(s.shape, s.dtype))
+        d = 1 - s
         d *= s
         d *= g
         return (d,)
@@ -168,11 +168,9 @@ class Tanh(Function):
         return self.out
 
     def backward(self, g):
-        # g * (1 - t²) in one buffer, as Sigmoid does
         t = self.out
-        d = np.multiply(t, t, out=np.empty(t.shape, t.dtype))
-        np.subtract(1, d, out=d)
-        d *= g
+        d = 1 - t * t
+        d *= g  # in place, as Sigmoid does
         return (d,)
 
 
