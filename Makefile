@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHOWCASE_ARGS ?=
 
-.PHONY: showcase test setup graphviz lint bench
+.PHONY: showcase test setup graphviz lint bench report pictures
 
 showcase: setup
 	$(PY) examples/showcase.py $(SHOWCASE_ARGS)
@@ -33,3 +33,9 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+report: setup  ## regenerate the committed report of a default run
+	$(PY) examples/showcase.py --out docs/report
+
+pictures: setup  ## redraw the graph pictures in docs/
+	$(PY) examples/draw_graph.py docs

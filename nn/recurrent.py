@@ -196,7 +196,10 @@ class _Recurrent(Module):
     def _projection(self, k, x, pre):
         """xW for every step of layer k at once: (T, B, in) -> (T, B, G*H), one matmul."""
         T, B, n = x.shape
-        xw = x.reshape(T * B, n) @ getattr(self, f"weight_ih_l{k}").T
+        flat = x.reshape(T * B, n)
+        if not flat.requires_grad:  # a constant input keeps its name in pictures
+            flat.name = x.name
+        xw = flat @ getattr(self, f"weight_ih_l{k}").T
         if self.bias:
             # add the two small bias vectors first: one pass over the (T*B, G*H) projection, not two
             xw = xw + (getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}"))
