@@ -1,4 +1,4 @@
-"""The engine's order: newest tensor first, each node once, consumers outside the graph ignored."""
+"""The engine's order: each node once, after all its consumers; consumers outside the graph ignored."""
 
 import numpy as np
 

@@ -4,10 +4,10 @@ A Tensor holds a numpy array. An op applied to tensors that require grad records
 instance of an ``ops.Function``) on its result: ``result._ctx`` with ``_ctx.parents``, the input
 tensors. ``backward`` walks those links from the result back to the leaves:
 
-newest first: every tensor carries a serial number from its creation, an op's result is newer
-than its inputs, so handling the newest tensor that has received gradient means all its
-consumers are done (an explicit heap, no recursion: a million-node chain is fine). Gradients
-reaching a tensor are summed in one buffer per tensor, in place once the buffer is its own.
+1. count, for every tensor that needs a gradient, how many of its consumers are in the graph
+   (an explicit stack, no recursion: a million-node chain is fine);
+2. start from the root and call a node's ``backward`` only once all its consumers have handed
+   in their gradients (Kahn's algorithm), summing gradients in one buffer per tensor.
 
 After a backward without ``retain_graph=True`` every node it walked is replaced by a marker,
 which drops the saved arrays and the links to the parents: intermediates die at once, and a
@@ -16,7 +16,6 @@ second backward through the same graph raises a clear error.
 
 import itertools
 from contextlib import ContextDecorator
-from heapq import heappop, heappush
 
 import numpy as np
 
@@ -27,9 +26,6 @@ __all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad"]
 
 _grad_enabled = True
 _stamps = itertools.count(1)  # one stamp per backward call marks the tensors it visited
-# serial numbers in creation order, counting down so that the newest tensor has the smallest
-# number and heapq (a min-heap) hands it out first (see _run_backward)
-_next_seq = itertools.count(0, -1).__next__
 
 
 class no_grad(ContextDecorator):
@@ -78,7 +74,7 @@ class Tensor:
     """An n-dimensional numpy array that can record the ops applied to it."""
 
     __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_hooks", "_frozen",
-                 "_seq", "_visit", "_g", "_gown", "__weakref__")
+                 "_visit", "_deps", "_g", "_gown", "__weakref__")
     __array_ufunc__ = None  # numpy hands `ndarray * Tensor` to Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise, hashing stays by identity
 
@@ -100,7 +96,6 @@ class Tensor:
         self._hooks = None
         self._frozen = False
         self._visit = 0
-        self._seq = _next_seq()
         if requires_grad:
             self.requires_grad_(True)
 
@@ -508,7 +503,6 @@ def _const(data):
     t._hooks = None
     t._frozen = False
     t._visit = 0
-    t._seq = _next_seq()
     return t
 
 
@@ -524,7 +518,6 @@ def _node(data, ctx):
     t.name = None
     t._hooks = None
     t._visit = 0
-    t._seq = _next_seq()
     return t
 
 
@@ -702,40 +695,54 @@ def _freed_error(t):
         "backward(); call the first backward with retain_graph=True to run backward through it again")
 
 
-def _run_backward(roots, seeds, retain_graph, capture=None):
-    """Propagate the seeds to every tensor of the graph behind ``roots``, each node exactly once.
+def _count_consumers(roots):
+    """Pass 1: stamp every tensor that needs a gradient and count its consumers in the graph."""
+    stamp = next(_stamps)
+    stack = []
+    for r in roots:
+        if r._visit != stamp:
+            r._visit, r._deps, r._g, r._gown = stamp, 0, None, False
+            stack.append(r)
+    while stack:
+        t = stack.pop()
+        ctx = t._ctx
+        if ctx is None:
+            continue
+        parents = ctx.parents
+        if parents is None:
+            raise _freed_error(t)
+        for p in parents:
+            if p._rg:
+                if p._visit != stamp:
+                    p._visit, p._deps, p._g, p._gown = stamp, 1, None, False
+                    stack.append(p)
+                else:
+                    p._deps += 1
 
-    The order is the reverse of creation. Every tensor gets a serial number when it is made
-    (``_seq``, counting down), and an op's result is always made after its inputs, so all the
-    consumers of a tensor are newer than it. Always taking the newest of the tensors that have
-    received some gradient (the smallest ``_seq``: a heap) therefore takes a tensor only after
-    every consumer in the graph has handed in its gradient. This needs no first pass to count
-    consumers (as Kahn's algorithm does) and no recursion: a million-node chain is fine, its
-    heap stays one or two entries long.
+
+def _run_backward(roots, seeds, retain_graph, capture=None):
+    """Pass 2: propagate the seeds to every tensor of the graph, each node exactly once.
 
     ``capture`` maps id(tensor) to None for ``grad()``: those gradients are collected there
     and no ``.grad`` is written.
     """
-    stamp = next(_stamps)  # marks the tensors this backward has met
-    heap = []
+    _count_consumers(roots)
     for root, seed in zip(roots, seeds):
-        if root._visit != stamp:
-            root._visit, root._g, root._gown = stamp, seed, False
-            heappush(heap, (root._seq, root))
-        else:  # the same root twice: its seeds add up
+        if root._g is None:
+            root._g = seed
+        else:
             root._g = np.asarray(root._g + seed)
             root._gown = True
-    while heap:
-        t = heappop(heap)[1]
+    ready = [r for r in dict.fromkeys(roots) if r._deps == 0]
+    while ready:
+        t = ready.pop()
         g, owned = t._g, t._gown
         t._g = None
-        ctx = t._ctx
-        if ctx is not None and ctx.parents is None:
-            raise _freed_error(t)
         if t._hooks is not None and g is not None:
             g, owned = _run_hooks(t, g, owned)
         if capture is not None and id(t) in capture:
             capture[id(t)] = g
+        ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is complete
             if capture is None and g is not None:
                 _accumulate(t, g, owned)
@@ -750,36 +757,29 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
         for p, pg in zip(parents, grads):
             if not p._rg:
                 continue
-            if p._visit != stamp:  # first met: its buffer starts empty and it joins the heap
-                p._visit, p._gown = stamp, False
-                heappush(heap, (p._seq, p))
-                if pg is None:
-                    p._g = None
+            if pg is not None:
+                cur = p._g
+                if cur is None:
+                    if type(pg) is IndexGrad:
+                        p._g = pg.add_into(np.zeros(p._data.shape, p._data.dtype))
+                        p._gown = True
+                    else:
+                        p._g = pg
                 elif type(pg) is IndexGrad:
-                    p._g = pg.add_into(np.zeros(p._data.shape, p._data.dtype))
-                    p._gown = True
+                    if not p._gown:
+                        cur = p._g = np.array(cur)
+                        p._gown = True
+                    pg.add_into(cur)
+                elif p._gown:
+                    cur += pg
                 else:
-                    p._g = pg
-            elif pg is None:
-                continue
-            elif (cur := p._g) is None:
-                if type(pg) is IndexGrad:
-                    p._g = pg.add_into(np.zeros(p._data.shape, p._data.dtype))
+                    cur = cur + pg
+                    # numpy returns a scalar for 0-d operands; += needs an array to add into
+                    p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
                     p._gown = True
-                else:
-                    p._g = pg
-            elif type(pg) is IndexGrad:
-                if not p._gown:
-                    cur = p._g = np.array(cur)
-                    p._gown = True
-                pg.add_into(cur)
-            elif p._gown:
-                cur += pg  # our own buffer: add in place
-            else:
-                cur = cur + pg  # the first sum gets its own buffer (the first gradient may be shared)
-                # numpy returns a scalar for 0-d operands; += needs an array to add into
-                p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
-                p._gown = True
+            p._deps -= 1
+            if p._deps == 0:
+                ready.append(p)
 
 
 def _run_hooks(t, g, owned):
