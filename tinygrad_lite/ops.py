@@ -424,8 +424,13 @@ class Mean(Function):
 
     def forward(self, x, axis, keepdims):
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
-        out = np.mean(x, axis=axis, keepdims=keepdims)
-        self.count = x.size // max(1, np.size(out))  # how many elements each mean averages
+        if x.dtype.kind == "f" and x.dtype.itemsize >= 4 and x.size:
+            # the sum np.mean computes, without its Python wrapper (5 µs a call): same result
+            total = np.add.reduce(x, axis=axis, keepdims=keepdims)
+            self.count = x.size // np.size(total)  # how many elements each mean averages
+            return total / self.count
+        out = np.mean(x, axis=axis, keepdims=keepdims)  # ints, float16, empty: numpy's own rules
+        self.count = x.size // max(1, np.size(out))
         return out
 
     def backward(self, g):
