@@ -549,8 +549,16 @@ def parent(args):
       + "; ".join(f"{c}: " + ", ".join(f"{k} {v:.1e}" for k, v in info["lstm"][c]["grad_error"].items())
                   for c in args.cases) + ".\n")
 
-    # targets
     from numpy_lstm import kept_bytes
+
+    p("Bytes that backward must keep (activations i, f, g, o, C, tanh C, h of every step, and x; "
+      "see README): " + ", ".join(f"{c} {kept_bytes(*CASES[c]) / 2**20:.3g} MiB" for c in args.cases)
+      + ". Peak tracemalloc ÷ that: " + "; ".join(
+          f"{c}: " + ", ".join(f"{i} {mem[c, i]['tracemalloc_peak_mib'] / (kept_bytes(*CASES[c]) / 2**20):.2f}×"
+                               for i in ("ours", "numpy") if "tracemalloc_peak_mib" in mem.get((c, i), {}))
+          for c in args.cases if (c, "ours") in mem) + ".\n")
+
+    # targets
 
     rows = []
     lstm = info["lstm"]
