@@ -188,22 +188,34 @@ def _timed(fn):
     return t1 - t0, c1 - c0
 
 
-def _interleaved(fns, budget, min_rounds, max_rounds):
-    """Run every function once per round, rotating the order; ~``budget`` seconds in all."""
+def _interleaved(fns, budget, min_rounds, max_rounds, cold=False, block_s=0.05):
+    """Rounds in which every function takes its turn, the order rotating; ~``budget`` seconds.
+
+    A turn is a block of consecutive runs (as many as fit in ``block_s``, at least one) and the
+    turn's figure is the block's median. The first run of a turn is not counted: it pays for the
+    caches the previous implementation evicted, an artifact of taking turns (a training loop runs
+    its own step again and again). ``cold=True`` counts single runs, that first one included.
+    """
+    import numpy as np
+
     names = list(fns)
     for name in names:  # warm-up: caches, allocator pools, lazy imports
         fns[name]()
         fns[name]()
-    per_round = sum(_timed(fns[n])[0] for n in names)
+    once = {n: _timed(fns[n])[0] for n in names}
+    block = {n: 1 if cold else max(1, int(block_s / max(once[n], 1e-9))) for n in names}
+    per_round = sum(once[n] * (block[n] + (0 if cold else 1)) for n in names)
     rounds = int(min(max_rounds, max(min_rounds, budget / max(per_round, 1e-9))))
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
     for r in range(rounds):
         for n in names[r % len(names):] + names[:r % len(names)]:
-            w, c = _timed(fns[n])
-            wall[n].append(w)
-            cpu[n].append(c)
-    return wall, cpu
+            if not cold:
+                _timed(fns[n])  # the turn's first run: refills the caches, not counted
+            runs = [_timed(fns[n]) for _ in range(block[n])]
+            wall[n].append(float(np.median([w for w, _ in runs])))
+            cpu[n].append(float(np.median([c for _, c in runs])))
+    return wall, cpu, block
 
 
 def _worker_lstm(args):
@@ -229,11 +241,12 @@ def _worker_lstm(args):
             gc.freeze()
         ours = grads["ours"]()
         errors = {name: _check_gradients(ours, grads[name](), LABELS[name]) for name in impls if name != "ours"}
-        wall, cpu = _interleaved(steps, args.budget, 5, 400)
+        wall, cpu, block = _interleaved(steps, args.budget, 5, 400, args.cold)
         ratio = {name: float(np.median(np.array(wall["ours"]) / np.array(wall[name]))) for name in impls}
         ratio_cpu = {name: float(np.median(np.array(cpu["ours"]) / np.array(cpu[name]))) for name in impls}
         results[case] = {
             "rounds": len(wall["ours"]),
+            "block": block,
             "wall_ms": {n: float(np.median(v)) * 1e3 for n, v in wall.items()},
             "cpu_ms": {n: float(np.median(v)) * 1e3 for n, v in cpu.items()},
             "ratio": ratio,
@@ -306,7 +319,7 @@ def _worker_per_op(args):
         g1, g2 = fns["ours"]().numpy(), fns["torch"]().numpy()
         if not np.allclose(g1, g2, rtol=1e-3):
             raise AssertionError(f"per-op chain: our gradient {g1} differs from torch's {g2}")
-    wall, cpu = _interleaved(fns, args.budget, 5, 200)
+    wall, cpu, _ = _interleaved(fns, args.budget, 5, 200, args.cold)
     ops = 3 * (PER_OP_CHAIN // 3)
     out = {
         "ops": ops,
@@ -461,6 +474,8 @@ def main():
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     parser.add_argument("--chain-ops", type=int, default=1_000_000, help="length of the backward chain (0: skip)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--cold", action="store_true",
+                        help="count single interleaved runs, each right after another implementation's (see README)")
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="do not gc.freeze() the objects alive before timing (see README)")
     parser.add_argument("--json", help="also write every number to this file")
@@ -500,7 +515,8 @@ def parent(args):
     for mode, env in modes.items():
         sys.stderr.write(f"timing under malloc={mode} ...\n")
         results[mode] = _run_child(["--worker", "--cases", ",".join(args.cases), "--budget", str(args.budget),
-                                    *torch_flag, *(["--no-gc-freeze"] if args.no_gc_freeze else [])], env, args)
+                                    *torch_flag, *(["--no-gc-freeze"] if args.no_gc_freeze else []),
+                                    *(["--cold"] if args.cold else [])], env, args)
     main_mode = "tuned" if "tuned" in results else next(iter(results))
     impls = [i for i in IMPLS if not (args.no_torch and i.startswith("torch"))]
     mem = {}
@@ -527,7 +543,12 @@ def parent(args):
       + (" (" + ", ".join(f"{k}={v}" for k, v in TUNED_MALLOC.items()) + ")" if main_mode == "tuned" else "")
       + ", the same for every implementation")
     p("- times: medians over interleaved rounds after warm-up; `ours ÷ ref` is the median of the per-round "
-      "ratios (below 1: ours is faster)\n")
+      "ratios (below 1: ours is faster); "
+      + ("every single run counted, each right after another implementation's (--cold)" if args.cold else
+         "each turn is a block of runs whose first (cache refill after the previous implementation) is not "
+         "counted")
+      + "; garbage collector " + ("not frozen" if args.no_gc_freeze else "frozen (gc.freeze) before timing")
+      + "\n")
 
     p("### One training step of an LSTM (forward over T steps, mse_loss, backward), float32\n")
     p("| case (T, B, I, H) | implementation | median wall ms | median CPU ms | ours ÷ ref (wall) | ours ÷ ref (CPU) "
@@ -544,7 +565,8 @@ def parent(args):
               + (f"{tm:.1f}" if tm is not None else "—") + " | "
               + (f"{m['rss_peak_mib']:.1f}" if m else "—") + " |")
     p("")
-    p("Rounds per case: " + ", ".join(f"{c} {info['lstm'][c]['rounds']}" for c in args.cases)
+    p("Rounds per case (runs per turn for ours): "
+      + ", ".join(f"{c} {info['lstm'][c]['rounds']} ({info['lstm'][c]['block']['ours']})" for c in args.cases)
       + ". Worst relative gradient difference to ours (checked before timing): "
       + "; ".join(f"{c}: " + ", ".join(f"{k} {v:.1e}" for k, v in info["lstm"][c]["grad_error"].items())
                   for c in args.cases) + ".\n")
