@@ -147,10 +147,10 @@ def _have_torch():
     return True
 
 
-def _setup_threads():
+def _setup_threads(use_torch=True):
     """Pin torch's threads as well (numpy's were pinned through the environment); return a summary."""
     info = {var: os.environ.get(var) for var in _THREAD_VARS}
-    if _have_torch():
+    if use_torch and _have_torch():
         import torch
 
         n = int(os.environ["OMP_NUM_THREADS"])
@@ -332,7 +332,7 @@ def _worker_per_op(args):
 
 
 def worker(args):
-    info = {"threads": _setup_threads()}
+    info = {"threads": _setup_threads(not args.no_torch)}
     import numpy as np
 
     info["numpy"] = np.__version__
@@ -537,7 +537,7 @@ def parent(args):
     p(f"- command: `python {' '.join([os.path.relpath(__file__, ROOT)] + sys.argv[1:])}`")
     p(f"- machine: {platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} "
       f"{load[2]:.2f} at the start; Python {platform.python_version()}, numpy {info['numpy']}"
-      + (f", torch {info['torch']}" if "torch" in info else ", torch not installed (its columns are left out)"))
+      + (f", torch {info['torch']}" if "torch" in info else ", torch not used (not installed, or --no-torch): its rows are left out"))
     p("- threads: " + ", ".join(f"{k}={v}" for k, v in info["threads"].items()))
     p(f"- malloc for the tables below: {main_mode}"
       + (" (" + ", ".join(f"{k}={v}" for k, v in TUNED_MALLOC.items()) + ")" if main_mode == "tuned" else "")
