@@ -89,18 +89,25 @@ def _transpose_draw(data):
 
 @st.composite
 def basic_index(draw, shape):
-    """A basic index: an int, a slice with a step, or None, per drawn axis."""
-    parts = []
-    for n in shape[: draw(st.integers(1, len(shape)))]:
-        kind = draw(st.sampled_from(["int", "slice", "none"]))
+    """A basic index: an int, a slice with a step, or None, per drawn axis.
+
+    None inserts a new axis and consumes none of x's, so the next part still indexes axis `axis`.
+    """
+    parts, axis, wanted = [], 0, draw(st.integers(1, len(shape)))
+    while axis < wanted:
+        new_axes = parts.count(None)
+        kind = draw(st.sampled_from(["int", "slice", "none"] if new_axes < 2 else ["int", "slice"]))
+        if kind == "none":
+            parts.append(None)
+            continue
+        n = shape[axis]
         if kind == "int":
             parts.append(draw(st.integers(-n, n - 1)))
-        elif kind == "slice":
+        else:
             start = draw(st.one_of(st.none(), st.integers(-n, n)))
             stop = draw(st.one_of(st.none(), st.integers(-n, n)))
             parts.append(slice(start, stop, draw(st.sampled_from([None, 1, 2, -1]))))
-        else:
-            parts.append(None)
+        axis += 1
     return tuple(parts)
 
 
