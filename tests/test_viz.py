@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import graphviz
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nn
@@ -236,6 +236,7 @@ def shown_as(name):
 @needs_dot
 @settings(max_examples=25)
 @given(NAMES)
+@example("]")  # Graphviz 2.43 rejected a label that is a lone bracket until we wrote it as an entity
 def test_any_name_renders_literally_and_cannot_change_the_structure(name):
     x = Tensor([1.0, 2.0], requires_grad=True, name=name)
     y = x.tanh()

@@ -516,5 +516,8 @@ _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\
 
 def _escape(text):
     """Text for an HTML-like DOT label. Graphviz expands \\N, \\G… even there, so backslashes
-    are doubled; the entities keep any name from closing the label."""
+    are doubled; the entities keep any name from closing the label. Graphviz 2.43 also rejects
+    a text made of "]" alone (found by hypothesis), so such a text is written as entities."""
+    if text and not text.strip("]"):
+        return "&#93;" * len(text)
     return text.translate(_HTML)
