@@ -5,7 +5,7 @@ import numpy as np
 from .tensor import Tensor, _as_tensor, concatenate
 
 __all__ = ["neg", "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "clip", "sum", "mean",
-           "max", "min", "logsumexp", "softmax", "log_softmax", "maximum", "minimum", "reshape",
+           "max", "min", "square", "dot", "logsumexp", "softmax", "log_softmax", "maximum", "minimum", "reshape",
            "transpose", "cat", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like",
            "arange", "eye", "randn", "rand"]
 
@@ -60,6 +60,14 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
     return _as_tensor(x).min(axis, keepdims)
+
+
+def square(x):
+    return _as_tensor(x).square()
+
+
+def dot(a, b):
+    return _as_tensor(a).dot(b)
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -139,3 +147,8 @@ def rand(*shape, rng=None, dtype=np.float64, requires_grad=False):
 
 def _shape(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+# tinygrad's and micrograd-era spellings: Tensor.zeros(2, 3), Tensor.randn(4), Tensor.eye(3)...
+for _factory in (zeros, ones, full, zeros_like, ones_like, arange, eye, randn, rand):
+    setattr(Tensor, _factory.__name__, staticmethod(_factory))

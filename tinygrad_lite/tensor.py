@@ -298,6 +298,20 @@ class Tensor:
     def __ge__(self, other):
         return _const(self._data >= _raw(other))
 
+    # PyTorch's method names for the operators, and the spellings other libraries' users type
+    add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
+
+    def square(self):
+        return _binary(ops.Mul, self, self)
+
+    def dot(self, other):
+        """numpy's (and tinygrad's) dot for 1-D and 2-D operands, a matmul; use matmul beyond."""
+        other = _as_tensor(other)
+        if self.ndim > 2 or other.ndim > 2:
+            raise ShapeError(f"dot: operands of at most two axes, got shapes {self.shape} and {other.shape}; "
+                             "use matmul (@) for stacks of matrices")
+        return matmul(self, other)
+
     def neg(self):
         return _unary(ops.Neg, self)
 
@@ -326,6 +340,8 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clip: give min, max or both")
         return _unary(ops.Clip, self, min, max)
+
+    clamp = clip  # PyTorch's name
 
     def astype(self, dtype):
         dtype = np.dtype(dtype)
@@ -385,6 +401,8 @@ class Tensor:
         except ValueError:
             raise ShapeError(f"reshape: cannot reshape a tensor of shape {self.shape} "
                              f"({self.size} elements) into {tuple(shape)}") from None
+
+    view = reshape  # PyTorch's name (a numpy reshape may copy; the gradient is the same)
 
     def flatten(self):
         return self.reshape(-1)
