@@ -114,6 +114,11 @@ def model_spec(name):
     return "lstm", PINNED_BIAS if bias == "pinned" else float(bias)
 
 
+def memory_path(name):
+    """The state that carries the model's memory: h for the RNN, C for an LSTM."""
+    return "h" if model_spec(name)[0] == "rnn" else "C"
+
+
 def model_label(name):
     kind, bias = model_spec(name)
     if kind == "rnn":
@@ -295,22 +300,18 @@ def pin_input_gate(lstm):
     lstm.bias_ih_l0.data = bias
 
 
-def memory_norms(flow):
-    return flow.C if flow.C is not None else flow.h
-
-
 def flow_measurements(s, seed, trained):
     """{"init": {model: {...}}, "trained": {...}}: per model the norms (first seed) and every seed's ratio."""
     tokens, keys = flow_batch(s, seed)
     init = {}
     for name in s.flow_models:
         flows = [measure_flow(flow_model(s, name, seed + k), tokens, keys) for k in range(s.flow_seeds)]
-        init[name] = {"norms": memory_norms(flows[0]).tolist(), "h": flows[0].h.tolist(),
+        init[name] = {"norms": flows[0].state().tolist(), "h": flows[0].h.tolist(),
                       "ratios": [f.ratio() for f in flows], "loss": flows[0].loss}
     after = {}
     for name, state in trained.items():
         f = measure_flow(flow_model(s, name, seed, state), tokens, keys)
-        after[name] = {"norms": memory_norms(f).tolist(), "h": f.h.tolist(), "ratios": [f.ratio()], "loss": f.loss}
+        after[name] = {"norms": f.state().tolist(), "h": f.h.tolist(), "ratios": [f.ratio()], "loss": f.loss}
     return {"init": init, "trained": after}
 
 
@@ -361,19 +362,24 @@ def log_x_ticks(ax, values):
     ax.set_xticks(values, [str(v) for v in values])
 
 
-def plot_flow(s, flow, path):
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (imported late: only the plots need it)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_flow(s, flow, path):
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     t = np.arange(s.flow_T + 1)
     for ax, key, title in ((axes[0], "init", "at initialisation"),
                            (axes[1], "trained", f"after training on the gap-{s.memory_gap} task")):
         for name, m in flow[key].items():
             norms = np.asarray(m["norms"], dtype=float)
-            state = "h" if model_spec(name)[0] == "rnn" else "C"
             ax.semilogy(t[1:], np.where(norms[1:] > 0, norms[1:], np.nan), **line_style(name),
-                        label=f"{model_label(name)}: ||dL/d{state}_t||")
+                        label=f"{model_label(name)}: ||dL/d{memory_path(name)}_t||")
         ax.set_title(f"Gradient flow over T={s.flow_T} steps, {title}")
         ax.set_xlabel("time step t (the loss is at t = T)")
         ax.grid(True, which="major", alpha=0.3)
@@ -385,9 +391,7 @@ def plot_flow(s, flow, path):
 
 
 def plot_token(s, token, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name in s.token_models:
         acc = [np.median(token[name][gap]["accuracy"]) for gap in s.gaps]
@@ -406,9 +410,7 @@ def plot_token(s, token, path):
 
 
 def plot_adding(s, adding, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for name in s.adding_models:
         mse = [np.median(adding[name][T]["mse"]) for T in s.lengths]
@@ -514,7 +516,7 @@ def flow_table(s, measurements, seeds_column):
     rows = []
     for name, m in measurements.items():
         norms = m["norms"]
-        row = [model_label(name), "h" if model_spec(name)[0] == "rnn" else "C"]
+        row = [model_label(name), memory_path(name)]
         row += [f"{norms[t]:.1e}" for t in steps] + [f"**{m['ratios'][0]:.1e}**"]
         if seeds_column:
             r = m["ratios"]
@@ -678,9 +680,8 @@ def write_report(s, args, out, flow, token, adding, unrolls, timings):
             rows.append(["adding", model_label(name), f"T {T}", s.adding_steps[T], fmt_values(c["steps"], "d"),
                          fmt_values(c["seconds"], ".1f")])
     add(table(["task", "model", "size", "budget (steps)", "steps run", "seconds"], rows) + "\n")
-    settings = {k: v for k, v in dataclasses.asdict(s).items()}
     add("All settings of this run (`results.json` holds every number):\n")
-    add("```\n" + "\n".join(f"{k} = {v}" for k, v in settings.items()) + "\n```\n")
+    add("```\n" + "\n".join(f"{k} = {v}" for k, v in dataclasses.asdict(s).items()) + "\n```\n")
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
 
