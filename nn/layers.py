@@ -5,7 +5,7 @@ import numpy as np
 from tinygrad_lite import ShapeError, Tensor
 
 from ._rng import generator, uniform
-from .module import Module, Parameter
+from .module import Module, Parameter, as_tensor, check_sizes
 
 __all__ = ["Linear", "Embedding"]
 
@@ -18,9 +18,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
-        for name, n in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         rng = generator(rng)
         bound = 1.0 / np.sqrt(in_features)
@@ -31,7 +29,7 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), got {x.shape}")
         lead = x.shape[:-1]
@@ -52,9 +50,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, dtype=np.float32, rng=None):
         super().__init__()
-        for name, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"Embedding: {name} must be a positive int, got {n!r}")
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(generator(rng).standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 

@@ -218,6 +218,18 @@ def _check_values(params, state):
     return problems, arrays
 
 
+def check_sizes(owner, **sizes):
+    """Raise, naming ``owner`` and the argument, unless every size is a positive int (not a bool)."""
+    for name, value in sizes.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+
+
+def as_tensor(x):
+    """A layer's input as a Tensor (arrays and nested lists are wrapped, Tensors pass through)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 class ModuleList(Module):
     """A list of modules, registered under the names "0", "1", ...; it has no forward of its own."""
 

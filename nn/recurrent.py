@@ -38,7 +38,7 @@ import numpy as np
 from tinygrad_lite import ShapeError, Tensor, stack
 
 from ._rng import generator, uniform
-from .module import Module, Parameter
+from .module import Module, Parameter, as_tensor, check_sizes
 
 __all__ = ["Trace", "LSTMTrace", "RNNTrace", "RNN", "LSTM", "RNNCell", "LSTMCell"]
 
@@ -86,10 +86,6 @@ def _named(tensor, name):
     return tensor
 
 
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 # ---------------------------------------------------------------------------------------------
 # one time step; ``pre`` is the layer prefix ("" or "l1.") and ``tag`` the step suffix ("[3]" or "")
 
@@ -133,10 +129,13 @@ def _add_forget_bias(module, names, forget_bias):
         getattr(module, name).data[H:2 * H] += forget_bias  # a new parameter: no graph holds it yet
 
 
-def _check_sizes(cls, **sizes):
-    for name, value in sizes.items():
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
+def _unpack_state(module, state, names):
+    """An LSTM's (h, c) state: the caller's pair, or (None, None) when it is omitted."""
+    if state is None:
+        return None, None
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"{module!r}: the state must be a pair {names}, got {type(state).__name__}")
+    return state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +147,7 @@ class _Recurrent(Module):
 
     def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dtype, rng):
         super().__init__()
-        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         G, H = self.gate_count, hidden_size
@@ -174,7 +173,7 @@ class _Recurrent(Module):
 
     def _sequence(self, x):
         """The input as a (T, B, input_size) tensor, after checking its shape."""
-        x = _as_tensor(x)
+        x = as_tensor(x)
         if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
             raise ShapeError(f"{self!r}: expected input of shape {layout} with input_size={self.input_size} "
@@ -187,7 +186,7 @@ class _Recurrent(Module):
         prefix = [f"l{k}." if L > 1 else "" for k in range(L)]
         if state is None:
             return [Tensor(np.zeros((B, H), dtype), name=f"{prefix[k]}{what}[0]") for k in range(L)]
-        state = _as_tensor(state)
+        state = as_tensor(state)
         if state.shape != (L, B, H):
             raise ShapeError(f"{self!r}: expected the initial {what} of shape (num_layers, batch, hidden_size) "
                              f"= {(L, B, H)}, got {state.shape}")
@@ -288,9 +287,7 @@ class LSTM(_Recurrent):
 
     def forward(self, x, state=None):
         x = self._sequence(x)
-        if state is not None and (not isinstance(state, (tuple, list)) or len(state) != 2):
-            raise TypeError(f"{self!r}: the state must be a pair (h0, c0), got {type(state).__name__}")
-        h0, c0 = state if state is not None else (None, None)
+        h0, c0 = _unpack_state(self, state, "(h0, c0)")
         B, dtype = x.shape[1], self.weight_ih_l0.dtype
         initial = [{"h": h, "C": c} for h, c in zip(self._initial(h0, "h", B, dtype),
                                                     self._initial(c0, "C", B, dtype))]
@@ -321,7 +318,7 @@ class _Cell(Module):
 
     def __init__(self, input_size, hidden_size, bias, dtype, rng):
         super().__init__()
-        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
+        check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
         G = self.gate_count
         shapes = [("weight_ih", (G * hidden_size, input_size)), ("weight_hh", (G * hidden_size, hidden_size))]
@@ -334,7 +331,7 @@ class _Cell(Module):
 
     def _input(self, x):
         """x @ W_ih.T (+ biases) for a (B, input_size) input."""
-        x = _as_tensor(x)
+        x = as_tensor(x)
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ShapeError(f"{self!r}: expected input of shape (batch, input_size={self.input_size}), "
                              f"got {x.shape}")
@@ -346,7 +343,7 @@ class _Cell(Module):
     def _state(self, state, what, B):
         if state is None:
             return Tensor(np.zeros((B, self.hidden_size), self.weight_ih.dtype), name=what + "[0]")
-        state = _as_tensor(state)
+        state = as_tensor(state)
         if state.shape != (B, self.hidden_size):
             raise ShapeError(f"{self!r}: expected {what} of shape (batch, hidden_size) = "
                              f"{(B, self.hidden_size)}, got {state.shape}")
@@ -387,9 +384,7 @@ class LSTMCell(_Cell):
 
     def forward(self, x, state=None):
         xw = self._input(x)
-        if state is not None and (not isinstance(state, (tuple, list)) or len(state) != 2):
-            raise TypeError(f"{self!r}: the state must be a pair (h, c), got {type(state).__name__}")
-        h, c = state if state is not None else (None, None)
+        h, c = _unpack_state(self, state, "(h, c)")
         B = xw.shape[0]
         *_, c, h = _lstm_step(xw, self._state(h, "h", B), self._state(c, "C", B), self.weight_hh.T,
                               self.hidden_size, "", "")
