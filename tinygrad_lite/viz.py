@@ -337,8 +337,9 @@ def _edges(tensors, step, units, cells, norms, scale):
     for tail, head, x, t in links:
         attrs = style.get(id(x), plain)
         if cells and step[id(x)] is not None:  # x is hidden in its step's node: leave by its port
-            leaving.setdefault(tail, {})[id(x)] = x
-            tail = f"{tail}:t{index[id(x)]}"
+            port = f"t{index[id(x)]}"
+            leaving.setdefault(tail, {})[id(x)] = (x, port)
+            tail = f"{tail}:{port}"
             if step[id(t)] is None:
                 attrs += " weight=0"
         elif feeds[id(x)] > 1:
@@ -365,10 +366,9 @@ def _computed_from_constants(tensors):
 
 def _cell_nodes(tensors, step, leaving, norms):
     """One node per time step: its title, the named tensors it holds, and a port for each
-    tensor that leaves it."""
-    held, index = {}, {}
-    for i, t in enumerate(tensors):
-        index[id(t)] = i
+    tensor that leaves it (``leaving``: per step node, id -> (tensor, port name), from _edges)."""
+    held = {}
+    for t in tensors:
         key = step[id(t)]
         if key is not None and t.name:
             base = _STEP.fullmatch(t.name)[2] if _step_of(t.name) == key else t.name
@@ -376,11 +376,11 @@ def _cell_nodes(tensors, step, leaving, norms):
     lines = []
     for key in sorted(held, key=_sort_key):
         ports = []
-        for tid, x in leaving.get(_cell_id(key), {}).items():
+        for tid, (x, port) in leaving.get(_cell_id(key), {}).items():
             text = _escape(_display(x.name)) if x.name else f"{'×'.join(map(str, x.shape))} {x.dtype}"
             if tid in norms:
                 text += f"<BR/>{_format_norm(norms[tid])}"
-            ports.append(f'<TD PORT="t{index[tid]}" BGCOLOR="white">{text}</TD>')
+            ports.append(f'<TD PORT="{port}" BGCOLOR="white">{text}</TD>')
         span = max(1, len(ports))
         rows = [f'<TR><TD COLSPAN="{span}"><B>{_step_title(key)}</B></TD></TR>',
                 f'<TR><TD COLSPAN="{span}"><FONT POINT-SIZE="8">{" ".join(held[key])}</FONT></TD></TR>']
