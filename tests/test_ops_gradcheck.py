@@ -2,7 +2,6 @@
 
 import inspect
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +19,8 @@ def _ids(op):
 def test_gradcheck(op, data):
     arrays, options = op.draw(data)
     tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    # the entry really records the op it is named after (a typo would test another op)
+    assert op.ours(*tensors, **options).grad_fn.name == op.name
     assert gradcheck(lambda *xs: op.ours(*xs, **options), tensors, **(op.tolerances or {}))
 
 
@@ -28,16 +29,3 @@ def test_every_op_is_in_the_catalog():
                if issubclass(cls, ops.Function) and cls is not ops.Function}
     assert defined == {op.name for op in CATALOG}
 
-
-def test_catalog_really_calls_the_op():
-    """Each entry's forward records the op it is named after (a typo would test something else)."""
-    rng = np.random.default_rng(0)
-    for op in CATALOG:
-        arrays = {"Log": [np.full((2, 3), 1.5)], "Sqrt": [np.full((2, 3), 1.5)]}.get(op.name)
-        if arrays is None:
-            continue
-        out = op.ours(*[Tensor(a, requires_grad=True) for a in arrays])
-        assert out.grad_fn.name == op.name
-    x = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
-    assert (x @ x.T).grad_fn.name == "MatMul"
-    assert x.astype(np.float32).grad_fn.name == "Cast"
