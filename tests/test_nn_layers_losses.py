@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from layer_helpers import call_with, float64_params
 
 import nn
 from tinygrad_lite import ShapeError, Tensor, gradcheck
@@ -102,9 +103,8 @@ def test_linear_gradcheck(n_in, n_out, lead, bias):
     x = Tensor(np.random.default_rng(0).standard_normal((*lead, n_in)), requires_grad=True)
     y = lin(x)
     assert y.shape == (*lead, n_out)
-    params = list(lin.parameters())
     np.testing.assert_allclose(y.data, x.data @ lin.weight.data.T + (lin.bias.data if bias else 0))
-    assert gradcheck(lambda x, *ps: (x @ ps[0].T + ps[1]) if bias else x @ ps[0].T, [x, *params])
+    assert gradcheck(lambda x, *ps: call_with(lin, ps, x), [x, *float64_params(lin)])  # through the layer
     assert gradcheck(lin, [x])
 
 
@@ -116,7 +116,7 @@ def test_embedding_lookup_and_gradcheck(num, dim, shape, seed):
     out = emb(idx)
     assert out.shape == (*shape, dim)
     np.testing.assert_array_equal(out.data, emb.weight.data[idx])
-    assert gradcheck(lambda w: w[idx], [emb.weight])
+    assert gradcheck(lambda w: call_with(emb, [w], idx), float64_params(emb))  # through the layer
     (out * 2.0).sum().backward()
     counts = np.bincount(idx.ravel(), minlength=num)
     np.testing.assert_allclose(emb.weight.grad.data, 2.0 * counts[:, None] * np.ones(dim))
