@@ -3,17 +3,11 @@ two cores), dev (more examples) or thorough (for a night run)."""
 
 import os
 
-import numpy as np
-import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("dev", max_examples=300, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)

@@ -2,7 +2,6 @@
 
 import gc
 import resource
-import time
 import weakref
 
 import numpy as np
@@ -209,12 +208,9 @@ def test_million_op_chain_backpropagates_without_recursion():
     h = x
     for _ in range(1_000_000):
         h = h * 1.0000001
-    start = time.perf_counter()
-    h.backward()
-    elapsed = time.perf_counter() - start
+    h.backward()  # its time and memory are reported by benchmarks/, never asserted here
     np.testing.assert_allclose(x.grad.numpy(), [1.0000001**1_000_000], rtol=1e-9)
-    assert elapsed > 0  # timing is reported by benchmarks/, never asserted here
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the process's peak so far
     assert peak_mb < 4096
 
 

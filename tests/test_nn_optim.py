@@ -44,12 +44,14 @@ def test_optimisers_keep_float32_and_skip_missing_gradients():
 
 def test_step_while_a_graph_still_holds_the_parameters():
     lin = nn.Linear(2, 1, rng=0)
-    loss = lin(np.ones((1, 2), np.float32)).sum()
+    x = Tensor(np.ones((1, 2), np.float32), requires_grad=True)
+    loss = lin(x).sum()
     loss.backward(retain_graph=True)  # the graph stays alive, the parameter arrays stay read-only
     old = lin.weight.data
     nn.optim.Adam(lin.parameters(), lr=0.1).step()
     assert not np.array_equal(lin.weight.data, old)
     loss.backward()  # the retained graph still sees the arrays it was built with
+    np.testing.assert_array_equal(x.grad.data, 2 * old)  # dL/dx = W, the old W both times
 
 
 def test_training_a_linear_model_reduces_the_loss():
