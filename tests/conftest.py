@@ -2,8 +2,13 @@
 two cores), dev (more examples) or thorough (for a night run)."""
 
 import os
+import pathlib
+import sys
 
 from hypothesis import HealthCheck, settings
+
+# examples/ (tasks.py, showcase.py) importable by the tests of the showcase's code, once for all
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
 
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])

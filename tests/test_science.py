@@ -15,18 +15,14 @@ linear readout of h_T; seeds 0-9 unless said):
   (chance 0.125). Asserted with a budget of 150 steps (2x the worst LSTM): LSTM >= 0.95, RNN <= 0.25.
 """
 
-import pathlib
-import sys
 
 import numpy as np
 import pytest
+import tasks  # examples/tasks.py (on sys.path by conftest): the showcase's task and training code
 
 import nn
 from nn.flow import FlowResult, gradient_flow
 from tinygrad_lite import Tensor
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
-import tasks  # noqa: E402  (examples/tasks.py: the showcase's task and training code)
 
 
 class Readout(nn.Module):

@@ -74,8 +74,7 @@ def test_report_numbers_come_from_the_run(report):
 @pytest.mark.parametrize("mode", ["quick", "default", "full"])
 def test_every_mode_has_a_budget_for_every_run(mode):
     """The settings of each mode are complete: a missing budget would only fail after an hour of --full."""
-    sys.path.insert(0, str(SHOWCASE.parent))
-    import showcase
+    import showcase  # examples/ is on sys.path (conftest)
 
     s = showcase.settings_for(mode)
     assert set(s.token_steps) == set(s.gaps) and set(s.adding_steps) == set(s.lengths)
