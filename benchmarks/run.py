@@ -362,7 +362,7 @@ def memory(impl, case):
     """
     import tracemalloc
 
-    _setup_threads()
+    _setup_threads(use_torch=impl.startswith("torch"))
     weights, x, target = _problem(case)
     step, _ = MAKERS[impl](weights, x, target)
     result = {}
@@ -393,7 +393,7 @@ def _status_kib(field):
 # backward through a million ops
 
 
-def chain(n):
+def chain(n, freeze=True):
     """A chain of n elementwise ops (mul, tanh) on a shape-(4,) tensor: build it, time its backward.
 
     Twice: once timed (tracemalloc off: it slows every allocation down several times), then once
@@ -406,7 +406,7 @@ def chain(n):
 
     from tinygrad_lite import Tensor
 
-    _setup_threads()
+    _setup_threads(use_torch=False)
     a = Tensor(np.full(4, 0.999, np.float32))
 
     def build():
@@ -418,7 +418,8 @@ def chain(n):
 
     result = {"ops": 2 * (n // 2)}
     gc.collect()
-    gc.freeze()
+    if freeze:
+        gc.freeze()
     t0 = time.perf_counter()
     x, y = build()
     t1 = time.perf_counter()
@@ -483,6 +484,8 @@ def main():
     parser.add_argument("--memory", nargs=2, metavar=("IMPL", "CASE"), help=argparse.SUPPRESS)
     parser.add_argument("--chain", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.chain_ops and args.chain_ops < 2:
+        parser.error("--chain-ops: 0 (skip) or at least 2 (the chain is pairs of mul and tanh)")
     args.cases = [c for c in args.cases.split(",") if c]
     for c in args.cases:
         if c not in CASES:
@@ -497,7 +500,7 @@ def main():
         print(json.dumps(memory(*args.memory)))
         return
     if args.chain:
-        print(json.dumps(chain(args.chain)))
+        print(json.dumps(chain(args.chain, freeze=not args.no_gc_freeze)))
         return
     parent(args)
 
@@ -506,6 +509,7 @@ def parent(args):
     import datetime
 
     torch_flag = ["--no-torch"] if args.no_torch else []
+    freeze_flag = ["--no-gc-freeze"] if args.no_gc_freeze else []
     modes = {"default": {}, "tuned": TUNED_MALLOC}
     if args.malloc != "both":
         modes = {args.malloc: modes[args.malloc]}
@@ -515,7 +519,7 @@ def parent(args):
     for mode, env in modes.items():
         sys.stderr.write(f"timing under malloc={mode} ...\n")
         results[mode] = _run_child(["--worker", "--cases", ",".join(args.cases), "--budget", str(args.budget),
-                                    *torch_flag, *(["--no-gc-freeze"] if args.no_gc_freeze else []),
+                                    *torch_flag, *freeze_flag,
                                     *(["--cold"] if args.cold else [])], env, args)
     main_mode = "tuned" if "tuned" in results else next(iter(results))
     impls = [i for i in IMPLS if not (args.no_torch and i.startswith("torch"))]
@@ -524,11 +528,11 @@ def parent(args):
         sys.stderr.write("peak memory, one process per implementation and case ...\n")
         for case in args.cases:
             for impl in impls:
-                mem[case, impl] = _run_child(["--memory", impl, case], modes[main_mode], args)
+                mem[case, impl] = _run_child(["--memory", impl, case, *torch_flag], modes[main_mode], args)
     chain_result = None
     if args.chain_ops:
         sys.stderr.write(f"backward through {args.chain_ops:,} ops ...\n")
-        chain_result = _run_child(["--chain", str(args.chain_ops)], modes[main_mode], args)
+        chain_result = _run_child(["--chain", str(args.chain_ops), *freeze_flag], modes[main_mode], args)
 
     info = results[main_mode]
     out = []
@@ -573,12 +577,13 @@ def parent(args):
 
     from numpy_lstm import kept_bytes
 
+    kept_mib = {c: kept_bytes(*CASES[c]) / 2**20 for c in args.cases}
+    peaks = "; ".join(f"{c}: " + ", ".join(f"{i} {mem[c, i]['tracemalloc_peak_mib'] / kept_mib[c]:.2f}×"
+                                           for i in ("ours", "numpy") if "tracemalloc_peak_mib" in mem.get((c, i), {}))
+                      for c in args.cases if (c, "ours") in mem)
     p("Bytes that backward must keep (activations i, f, g, o, C, tanh C, h of every step, and x; "
-      "see README): " + ", ".join(f"{c} {kept_bytes(*CASES[c]) / 2**20:.3g} MiB" for c in args.cases)
-      + ". Peak tracemalloc ÷ that: " + "; ".join(
-          f"{c}: " + ", ".join(f"{i} {mem[c, i]['tracemalloc_peak_mib'] / (kept_bytes(*CASES[c]) / 2**20):.2f}×"
-                               for i in ("ours", "numpy") if "tracemalloc_peak_mib" in mem.get((c, i), {}))
-          for c in args.cases if (c, "ours") in mem) + ".\n")
+      "see README): " + ", ".join(f"{c} {kept_mib[c]:.3g} MiB" for c in args.cases)
+      + (f". Peak tracemalloc ÷ that: {peaks}" if peaks else "") + ".\n")
 
     # targets
 
