@@ -2,9 +2,13 @@
 
 An optimiser keeps its own state arrays and assigns each parameter a new array
 (``p.data = ...``): a parameter's array is read-only while a graph that used it is alive.
-Parameters whose ``.grad`` is None are skipped, as in PyTorch. ``lr`` is a plain attribute, so a
-schedule may change it between steps.
+Parameters whose ``.grad`` is None are skipped, as in PyTorch. ``lr`` is an attribute, so a
+schedule may change it between steps; every hyperparameter is checked to be a finite real number
+in its range, when given and (``lr``) whenever it is assigned.
 """
+
+import math
+import numbers
 
 import numpy as np
 
@@ -24,10 +28,32 @@ class Optimizer:
                                 f"got {p!r:.80}")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
-        if lr < 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {lr}")
         self.lr = lr
         self.state = [{} for _ in self.params]  # per parameter, the optimiser's arrays
+
+    @property
+    def lr(self):
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = self._hyperparameter("learning rate", value)
+
+    def _hyperparameter(self, what, value, below=math.inf):
+        """``value`` as a float, checked to be a real number in [0, below) (torch's "Invalid ... value").
+
+        A string, None, a bool or an array is a TypeError; NaN, inf or a number out of range a
+        ValueError. Infinity is refused too (torch lets some through): one step would turn every
+        parameter into inf or NaN.
+        """
+        owner = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{owner}: the {what} must be a real number, got {type(value).__name__} {value!r:.80}")
+        number = float(value)
+        if not (math.isfinite(number) and 0 <= number < below):
+            allowed = "a finite number >= 0" if below == math.inf else f"a number in [0, {below:g})"
+            raise ValueError(f"{owner}: invalid {what}: {value!r} (must be {allowed})")
+        return number
 
     def zero_grad(self):
         """Set every parameter's ``.grad`` to None (PyTorch's default, set_to_none=True)."""
@@ -53,12 +79,13 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, lr)
-        if momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: momentum ({momentum}) and weight_decay ({weight_decay}) must be >= 0")
+        momentum = self._hyperparameter("momentum value", momentum)
+        dampening = self._hyperparameter("dampening value", dampening)
+        weight_decay = self._hyperparameter("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         self.momentum, self.dampening = momentum, dampening
-        self.weight_decay, self.nesterov = weight_decay, nesterov
+        self.weight_decay, self.nesterov = weight_decay, bool(nesterov)
 
     def _update(self, param, grad, state):
         if self.weight_decay:
@@ -83,12 +110,16 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        beta1, beta2 = betas
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
-        if eps < 0 or weight_decay < 0:
-            raise ValueError(f"Adam: eps ({eps}) and weight_decay ({weight_decay}) must be >= 0")
-        self.betas, self.eps, self.weight_decay = (beta1, beta2), eps, weight_decay
+        self.betas = self._betas(betas)
+        self.eps = self._hyperparameter("epsilon value", eps)
+        self.weight_decay = self._hyperparameter("weight_decay value", weight_decay)
+
+    def _betas(self, betas):
+        """(beta1, beta2) as floats, each in [0, 1) as torch requires."""
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r:.80}")
+        return tuple(self._hyperparameter(f"beta parameter at index {k}", beta, below=1)
+                     for k, beta in enumerate(betas))
 
     def _update(self, param, grad, state):
         beta1, beta2 = self.betas

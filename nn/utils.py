@@ -1,5 +1,8 @@
 """Gradient utilities."""
 
+import math
+import numbers
+
 import numpy as np
 
 from tinygrad_lite import Tensor
@@ -7,24 +10,67 @@ from tinygrad_lite import Tensor
 __all__ = ["clip_grad_norm_"]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together so that their joint norm is at most ``max_norm`` (Pascanu et al. 2013).
 
     As ``torch.nn.utils.clip_grad_norm_``: the norm is taken over the gradients of all parameters
     as if concatenated into one vector, each gradient is multiplied in place by
     min(1, max_norm / (total_norm + 1e-6)), and the total norm before clipping is returned (a
-    float). Parameters without a gradient are ignored. ``norm_type`` may be ``inf``.
+    float). Parameters without a gradient are ignored. ``max_norm`` is a number >= 0 (``inf``
+    only measures); ``norm_type`` a number >= 1 or ``inf`` (also the string ``"inf"``).
+
+    A NaN or infinite total norm raises a RuntimeError when ``error_if_nonfinite`` is true;
+    otherwise, as torch, the gradients are scaled by it anyway (a NaN norm makes them all NaN,
+    an infinite one sets the finite entries to 0), so the problem shows instead of passing
+    through unclipped.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p.grad.data for p in params if p.grad is not None]
-    if not grads:
+    for k, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"clip_grad_norm_: parameters must be Tensors, got {type(p).__name__} at position {k}")
+    max_norm = _max_norm(max_norm)
+    norm_type = _norm_type(norm_type)
+    with_grad = [p for p in params if p.grad is not None]
+    if not with_grad:
         return 0.0
-    norm_type = float(norm_type)
-    norms = [np.linalg.norm(g.ravel(), norm_type) for g in grads]
+    norms = [np.linalg.norm(p.grad.data.ravel(), norm_type) for p in with_grad]
     total = float(np.linalg.norm(np.array(norms, dtype=np.float64), norm_type))
-    coef = min(max_norm / (total + 1e-6), 1.0)
-    if coef < 1.0:
-        for p in params:
-            if p.grad is not None:
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, "
+                           f"so it cannot be clipped{_first_nonfinite(params)}; pass "
+                           f"error_if_nonfinite=False to scale the gradients by it anyway")
+    with np.errstate(invalid="ignore", divide="ignore"):  # a non-finite norm gives NaN or 0 on purpose
+        coef = np.minimum(max_norm / (total + 1e-6), 1.0)  # np.minimum keeps a NaN, min() would drop it
+        if not coef == 1.0:
+            for p in with_grad:
                 p.grad.data *= np.asarray(coef, dtype=p.grad.dtype)
     return total
+
+
+def _max_norm(value):
+    """``max_norm`` as a float: a real number >= 0 (torch accepts a negative one and flips the gradients)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"clip_grad_norm_: max_norm must be a real number, got {type(value).__name__} {value!r:.80}")
+    if not float(value) >= 0:  # also False for NaN
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0 (inf to only measure the norm), got {value!r}")
+    return float(value)
+
+
+def _norm_type(value):
+    """``norm_type`` as a float: a p-norm with p >= 1, or inf (given as a number or as "inf", as torch)."""
+    if isinstance(value, str) and value.strip().lower() == "inf":
+        return math.inf
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"clip_grad_norm_: norm_type must be a number or 'inf', got {type(value).__name__} {value!r:.80}")
+    if not float(value) >= 1:
+        raise ValueError(f"clip_grad_norm_: norm_type must be >= 1 or inf (a p-norm), got {value!r}")
+    return float(value)
+
+
+def _first_nonfinite(params):
+    """Which parameter (position in ``params``) first has a NaN or inf gradient entry, for the error message ('' if the sum overflowed)."""
+    for k, p in enumerate(params):
+        if p.grad is not None and not np.isfinite(p.grad.data).all():
+            name = f" {p.name!r}" if p.name else ""
+            return f" (the gradient of parameter {k}{name}, shape {p.shape}, holds NaN or inf)"
+    return " (every gradient is finite: the norm overflowed)"
