@@ -87,27 +87,50 @@ def _named(tensor, name):
 
 
 # ---------------------------------------------------------------------------------------------
-# one time step; ``pre`` is the layer prefix ("" or "l1.") and ``tag`` the step suffix ("[3]" or "")
+# one time step: the lecture's equations, one statement each. The names that pictures and
+# traces show are attached afterwards, in one place (name_step).
 
 
-def _lstm_step(xw_t, h_prev, c_prev, w_hh_t, H, pre, tag):
-    """One LSTM step from the step's input projection; returns (gates, i, f, g, o, C, h)."""
-    hw = _named(h_prev @ w_hh_t, pre + "hW" + tag)
-    gates = _named(xw_t + hw, pre + "gates" + tag)
-    # gate order i, f, g, o as PyTorch; the slices are views of gates
-    i = _named(_named(gates[:, :H], pre + "a_i" + tag).sigmoid(), pre + "i" + tag)
-    f = _named(_named(gates[:, H:2 * H], pre + "a_f" + tag).sigmoid(), pre + "f" + tag)
-    g = _named(_named(gates[:, 2 * H:3 * H], pre + "a_g" + tag).tanh(), pre + "g" + tag)
-    o = _named(_named(gates[:, 3 * H:], pre + "a_o" + tag).sigmoid(), pre + "o" + tag)
-    c = _named(_named(f * c_prev, pre + "fC" + tag) + _named(i * g, pre + "ig" + tag), pre + "C" + tag)
-    h = _named(o * _named(c.tanh(), pre + "tanhC" + tag), pre + "h" + tag)
-    return gates, i, f, g, o, c, h
+def lstm_step(xW, h_prev, C_prev, W_hh_T, H):
+    """One LSTM step from the step's input projection xW = x W_ih^T + b; gate order i, f, g, o."""
+    gates = xW + h_prev @ W_hh_T                      # every pre-activation at once, (B, 4H)
+    a_i, a_f, a_g, a_o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    i = a_i.sigmoid()                                 # input gate: how much of the candidate to add
+    f = a_f.sigmoid()                                 # forget gate: how much of C_prev to keep
+    g = a_g.tanh()                                    # the candidate memory
+    o = a_o.sigmoid()                                 # output gate: how much of the memory to show
+    C = f * C_prev + i * g                            # f ⊙ C removes memory, i ⊙ g adds memory
+    h = o * C.tanh()                                  # the short-term memory
+    return gates, a_i, a_f, a_g, a_o, i, f, g, o, C, h
 
 
-def _rnn_step(xw_t, h_prev, w_hh_t, relu, pre, tag):
-    """One RNN step; returns (a, h) with a = xW[t] + h[t-1] @ W_hh.T the pre-activation."""
-    a = _named(xw_t + _named(h_prev @ w_hh_t, pre + "hW" + tag), pre + "a" + tag)
-    return a, _named(a.relu() if relu else a.tanh(), pre + "h" + tag)
+def rnn_step(xW, h_prev, W_hh_T, relu):
+    """One Elman RNN step: h = act(x W_ih^T + b + h_prev W_hh^T)."""
+    a = xW + h_prev @ W_hh_T
+    h = a.relu() if relu else a.tanh()
+    return a, h
+
+
+# What each step returns, by name, and the names of the unnamed tensors inside its equations,
+# found from the graph: gates = xW + hW, C = fC + ig, h = o * tanhC, a = xW + hW.
+LSTM_STEP = ("gates", "a_i", "a_f", "a_g", "a_o", "i", "f", "g", "o", "C", "h")
+LSTM_INSIDE = {"gates": ("xW", "hW"), "C": ("fC", "ig"), "h": (None, "tanhC")}
+RNN_STEP = ("a", "h")
+RNN_INSIDE = {"a": ("xW", "hW")}
+
+
+def name_step(values, names, inside, pre, tag):
+    """Name a step's tensors ``pre + name + tag`` ("l1.C[3]"); returns them as a dict."""
+    step = dict(zip(names, values))
+    for name, tensor in step.items():
+        tensor.name = pre + name + tag
+    for name, parent_names in inside.items():
+        node = step[name].grad_fn
+        if node is not None:  # under no_grad there is no graph and nothing inside to name
+            for parent, parent_name in zip(node.parents, parent_names):
+                if parent_name is not None:
+                    parent.name = pre + parent_name + tag
+    return step
 
 
 def _init_weights(module, rng, dtype, shapes):
@@ -250,9 +273,9 @@ class RNN(_Recurrent):
         relu = self.nonlinearity == "relu"
         h = trace.h[0]
         for t in range(1, xw.shape[0] + 1):
-            tag = f"[{t}]"
-            a, h = _rnn_step(_named(xw[t - 1], pre + "xW" + tag), h, w_hh_t, relu, pre, tag)
-            trace.a.append(a)
+            step = name_step(rnn_step(xw[t - 1], h, w_hh_t, relu), RNN_STEP, RNN_INSIDE, pre, f"[{t}]")
+            h = step["h"]
+            trace.a.append(step["a"])
             trace.h.append(h)
         return trace
 
@@ -302,10 +325,10 @@ class LSTM(_Recurrent):
         H = self.hidden_size
         h, c = trace.h[0], trace.C[0]
         for t in range(1, xw.shape[0] + 1):
-            tag = f"[{t}]"
-            gates, i, f, g, o, c, h = _lstm_step(_named(xw[t - 1], pre + "xW" + tag), h, c, w_hh_t, H, pre, tag)
-            for field, value in zip(("gates", "i", "f", "g", "o", "C", "h"), (gates, i, f, g, o, c, h)):
-                getattr(trace, field).append(value)
+            step = name_step(lstm_step(xw[t - 1], h, c, w_hh_t, H), LSTM_STEP, LSTM_INSIDE, pre, f"[{t}]")
+            h, c = step["h"], step["C"]
+            for field in trace.fields:
+                getattr(trace, field).append(step[field])
         return trace
 
 
@@ -365,7 +388,8 @@ class RNNCell(_Cell):
     def forward(self, x, h=None):
         xw = self._input(x)
         h = self._state(h, "h", xw.shape[0])
-        return _rnn_step(xw, h, self.weight_hh.T, self.nonlinearity == "relu", "", "")[1]
+        step = rnn_step(xw, h, self.weight_hh.T, self.nonlinearity == "relu")
+        return name_step(step, RNN_STEP, RNN_INSIDE, "", "")["h"]
 
 
 class LSTMCell(_Cell):
@@ -386,6 +410,6 @@ class LSTMCell(_Cell):
         xw = self._input(x)
         h, c = _unpack_state(self, state, "(h, c)")
         B = xw.shape[0]
-        *_, c, h = _lstm_step(xw, self._state(h, "h", B), self._state(c, "C", B), self.weight_hh.T,
-                              self.hidden_size, "", "")
-        return h, c
+        step = lstm_step(xw, self._state(h, "h", B), self._state(c, "C", B), self.weight_hh.T, self.hidden_size)
+        step = name_step(step, LSTM_STEP, LSTM_INSIDE, "", "")
+        return step["h"], step["C"]

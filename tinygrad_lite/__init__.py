@@ -1,22 +1,21 @@
-"""tinygrad_lite: a small tensor library with reverse-mode automatic differentiation on numpy."""
+"""tinygrad_lite: a small tensor library with reverse-mode automatic differentiation on numpy.
 
-from .functions import *  # noqa: F401,F403  (module-level ops and factories)
-from .functions import __all__ as _function_names
+engine.py   Tensor's graph state, recording, the graph walk, backward, grad mode
+ops.py      every op: its forward and its vector-Jacobian product, side by side
+surface.py  the ops as Tensor methods, operators and module-level functions
+factories.py, gradcheck.py, viz.py (pictures), testing.py (hypothesis strategies)
+"""
+
+from . import surface
+from .autograd import grad
+from .engine import Tensor, enable_grad, is_grad_enabled, no_grad
+from .errors import ShapeError
+from .factories import *  # noqa: F403
+from .factories import __all__ as _factory_names
 from .gradcheck import GradcheckError, gradcheck
-from .tensor import (
-    ShapeError,
-    Tensor,
-    concatenate,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    matmul,
-    no_grad,
-    stack,
-    where,
-)
+from .surface import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "grad", "matmul",
-           "stack", "concatenate", "where", "gradcheck", "GradcheckError", *_function_names]
+__all__ = ["Tensor", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck",
+           "GradcheckError", *surface.__all__, *_factory_names]

@@ -4,7 +4,8 @@ import warnings
 
 import numpy as np
 
-from .tensor import Tensor, grad, no_grad
+from .autograd import grad
+from .engine import Tensor, no_grad
 
 __all__ = ["gradcheck", "GradcheckError"]
 

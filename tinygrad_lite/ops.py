@@ -4,22 +4,24 @@ An op is a small class. ``forward`` receives numpy arrays (and plain Python opti
 ``axis``), keeps what its derivative needs on ``self`` and returns the result array.
 ``backward`` receives the gradient ``g`` of the loss with respect to that result and returns
 one gradient per input, ``None`` for inputs that do not require one (``parent._rg`` is the
-``requires_grad`` flag, read directly: a property call on every backward adds up). The engine in
-``tensor.py`` sets ``self.parents`` (the input Tensors) and does all the bookkeeping.
+``requires_grad`` flag, read directly: a property call on every backward adds up): an op may skip
+a gradient nobody needs. The engine in ``engine.py`` sets ``self.parents`` (the input Tensors)
+and does all the bookkeeping.
 
 Rules that keep the engine fast and correct:
 
 * ``backward`` never writes into ``g`` or into a saved array: the engine may hand the same
   array to several ops.
-* Every binary op passes its gradients through ``unbroadcast``: broadcasting is undone in one
-  place, for all of them.
+* ``backward`` returns raw gradients: one of a broadcast input may have the broadcast shape,
+  and any dtype. The engine sums it down to the input's shape (``sum_to_shape``) and casts it,
+  once, for every op; so an op that needs its inputs only for their shapes keeps nothing.
 * Indexing returns an ``IndexGrad`` instead of a zero-filled array, so that slicing one tensor
   many times (``xw[t]`` for every time step) accumulates into a single buffer: O(T), not O(T²).
 """
 
 import numpy as np
 
-__all__ = ["Function", "IndexGrad", "unbroadcast"]
+__all__ = ["Function", "IndexGrad", "sum_to_shape"]
 
 
 class Function:
@@ -38,36 +40,32 @@ class Function:
         return type(self).__name__
 
 
-def unbroadcast(g, like):
-    """Sum ``g`` down to the shape of array ``like`` and cast it to ``like``'s dtype.
+def sum_to_shape(g, shape):
+    """Sum ``g`` down to ``shape``: the gradient of broadcasting an array of that shape.
 
     numpy broadcasting stretches size-1 axes and prepends new ones; the gradient of a stretched
-    input is the sum over the stretched axes. This is the only place where that happens.
+    input is the sum over the stretched axes. The engine calls this for every gradient whose
+    shape differs from its input's: the only place where broadcasting is undone.
     """
-    shape = like.shape
-    if g.shape != shape:
-        extra = g.ndim - len(shape)
-        if extra:
-            g = g.sum(axis=tuple(range(extra)))
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        if stretched:
-            g = g.sum(axis=stretched, keepdims=True)
-    dtype = like.dtype
-    if g.dtype is not dtype and g.dtype != dtype:
-        g = g.astype(dtype)
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
     return g
 
 
 class IndexGrad:
     """The gradient of ``x[index]``: added into one buffer of x's shape, never zero-filled twice."""
 
-    __slots__ = ("index", "g", "basic")
+    __slots__ = ("index", "g", "unique")
 
-    def __init__(self, index, g, basic):
-        self.index, self.g, self.basic = index, g, basic
+    def __init__(self, index, g, unique):
+        self.index, self.g, self.unique = index, g, unique
 
     def add_into(self, buffer):
-        if self.basic:  # a basic index selects every element at most once
+        if self.unique:  # slices, ints and masks select every element at most once
             buffer[self.index] += self.g
         else:  # integer arrays may repeat an index: np.add.at adds every repeat
             np.add.at(buffer, self.index, self.g)
@@ -218,14 +216,13 @@ class PowScalar(Function):
 
 
 class Cast(Function):
-    __slots__ = ("dtype",)
+    __slots__ = ()
 
     def forward(self, x, dtype):
-        self.dtype = x.dtype
         return x.astype(dtype)
 
     def backward(self, g):
-        return (g.astype(self.dtype),)
+        return (g,)  # the engine casts it back to the input's dtype
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,29 +230,23 @@ class Cast(Function):
 
 
 class Add(Function):
-    __slots__ = ("x", "y")
+    __slots__ = ()
 
     def forward(self, x, y):
-        self.x, self.y = x, y
         return x + y
 
     def backward(self, g):
-        a, b = self.parents
-        return (unbroadcast(g, self.x) if a._rg else None,
-                unbroadcast(g, self.y) if b._rg else None)
+        return g, g
 
 
 class Sub(Function):
-    __slots__ = ("x", "y")
+    __slots__ = ()
 
     def forward(self, x, y):
-        self.x, self.y = x, y
         return x - y
 
     def backward(self, g):
-        a, b = self.parents
-        return (unbroadcast(g, self.x) if a._rg else None,
-                unbroadcast(np.negative(g), self.y) if b._rg else None)
+        return g, (np.negative(g) if self.parents[1]._rg else None)
 
 
 class Mul(Function):
@@ -267,8 +258,8 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return (unbroadcast(g * self.y, self.x) if a._rg else None,
-                unbroadcast(g * self.x, self.y) if b._rg else None)
+        return (g * self.y if a._rg else None,
+                g * self.x if b._rg else None)
 
 
 class Div(Function):
@@ -279,10 +270,8 @@ class Div(Function):
         return x / y
 
     def backward(self, g):
-        a, b = self.parents
         gx = g / self.y
-        return (unbroadcast(gx, self.x) if a._rg else None,
-                unbroadcast(gx * (-self.x / self.y), self.y) if b._rg else None)
+        return gx, (gx * (-self.x / self.y) if self.parents[1]._rg else None)
 
 
 class Pow(Function):
@@ -300,12 +289,18 @@ class Pow(Function):
         x, y = self.x, self.y
         gx = gy = None
         if a._rg:
-            gx = unbroadcast(g * y * x ** (y - 1), x)
+            gx = g * y * x ** (y - 1)
         if b._rg:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_x = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
-            gy = unbroadcast(g * self.out * log_x, y)
+            gy = g * self.out * log_x
         return gx, gy
+
+
+def _split_at_ties(g, x_wins, tie):
+    """The gradients of an elementwise max or min: to the winner, and half each at a tie (torch)."""
+    share_x = x_wins + tie * g.dtype.type(0.5)  # a numpy scalar: stays float32 for float32
+    return g * share_x, g * (1 - share_x)
 
 
 class Maximum(Function):
@@ -318,42 +313,32 @@ class Maximum(Function):
         return np.maximum(x, y)
 
     def backward(self, g):
-        a, b = self.parents
-        x, y = self.x, self.y
-        share_x = (x > y) + (x == y) * g.dtype.type(0.5)  # a numpy scalar: stays float32 for float32
-        return (unbroadcast(g * share_x, x) if a._rg else None,
-                unbroadcast(g * (1 - share_x), y) if b._rg else None)
+        return _split_at_ties(g, self.x > self.y, self.x == self.y)
 
 
-class Minimum(Function):
-    __slots__ = ("x", "y")
+class Minimum(Maximum):
+    __slots__ = ()
 
     def forward(self, x, y):
         self.x, self.y = x, y
         return np.minimum(x, y)
 
     def backward(self, g):
-        a, b = self.parents
-        x, y = self.x, self.y
-        share_x = (x < y) + (x == y) * g.dtype.type(0.5)
-        return (unbroadcast(g * share_x, x) if a._rg else None,
-                unbroadcast(g * (1 - share_x), y) if b._rg else None)
+        return _split_at_ties(g, self.x < self.y, self.x == self.y)
 
 
 class Where(Function):
     """where(cond, x, y); ``cond`` is a constant boolean array, not differentiated."""
 
-    __slots__ = ("cond", "x", "y")
+    __slots__ = ("cond",)
 
     def forward(self, x, y, cond):
-        self.cond, self.x, self.y = cond, x, y
+        self.cond = cond
         return np.where(cond, x, y)
 
     def backward(self, g):
-        a, b = self.parents
         zero = np.zeros((), dtype=g.dtype)
-        return (unbroadcast(np.where(self.cond, g, zero), self.x) if a._rg else None,
-                unbroadcast(np.where(self.cond, zero, g), self.y) if b._rg else None)
+        return np.where(self.cond, g, zero), np.where(self.cond, zero, g)
 
 
 class MatMul(Function):
@@ -385,12 +370,10 @@ class MatMul(Function):
             gx = np.matmul(g2, np.swapaxes(y2, -1, -2))
             if x.ndim == 1:
                 gx = np.squeeze(gx, -2)
-            gx = unbroadcast(gx, x)
         if b._rg:
             gy = np.matmul(np.swapaxes(x2, -1, -2), g2)
             if y.ndim == 1:
                 gy = np.squeeze(gy, -1)
-            gy = unbroadcast(gy, y)
         return gx, gy
 
 
@@ -442,10 +425,11 @@ class Max(Function):
     """max over axes; ties share the gradient equally (torch.amax)."""
 
     __slots__ = ("x", "out", "axis", "keepdims")
+    reduce = staticmethod(np.max)
 
     def forward(self, x, axis, keepdims):
         self.x, self.axis, self.keepdims = x, axis, keepdims
-        self.out = np.max(x, axis=axis, keepdims=True)
+        self.out = self.reduce(x, axis=axis, keepdims=True)
         return self.out if keepdims else np.squeeze(self.out, axis=axis)
 
     def backward(self, g):
@@ -457,11 +441,7 @@ class Max(Function):
 
 class Min(Max):
     __slots__ = ()
-
-    def forward(self, x, axis, keepdims):
-        self.x, self.axis, self.keepdims = x, axis, keepdims
-        self.out = np.min(x, axis=axis, keepdims=True)
-        return self.out if keepdims else np.squeeze(self.out, axis=axis)
+    reduce = staticmethod(np.min)  # the same backward: the gradient goes to the entries equal to out
 
 
 class LogSumExp(Function):
@@ -534,25 +514,24 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
-    __slots__ = ("x",)
+    __slots__ = ()
 
     def forward(self, x, shape):
-        self.x = x
         return np.broadcast_to(x, shape)
 
     def backward(self, g):
-        return (unbroadcast(g, self.x),)
+        return (g,)  # the engine sums it back to x's shape
 
 
 class GetItem(Function):
-    __slots__ = ("index", "basic")
+    __slots__ = ("index", "unique")
 
-    def forward(self, x, index, basic):
-        self.index, self.basic = index, basic
+    def forward(self, x, index, unique):
+        self.index, self.unique = index, unique
         return x[index]
 
     def backward(self, g):
-        return (IndexGrad(self.index, g, self.basic),)
+        return (IndexGrad(self.index, g, self.unique),)
 
 
 class Stack(Function):

@@ -16,8 +16,16 @@ one ever equals an element of the other.
 """
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as error:  # a plain install does not bring hypothesis: say which extra does
+    if not (error.name or "").startswith("hypothesis"):
+        raise
+    raise ImportError("tinygrad_lite.testing needs hypothesis, which a plain install does not bring: "
+                      "pip install tinygrad-lite[testing] (in a checkout: pip install -e \".[testing]\")",
+                      name=error.name) from error
 
 from .tensor import Tensor
 

@@ -34,12 +34,12 @@ import math
 import pathlib
 import re
 import warnings
-from collections import Counter, deque
+from collections import Counter
 
 import graphviz
 import numpy as np
 
-from .tensor import Tensor
+from .engine import Tensor, walk
 
 __all__ = ["draw_graph", "to_dot", "save", "retain_grads", "GraphvizNotFound"]
 
@@ -140,13 +140,13 @@ def retain_grads(roots):
     Leaves keep their ``.grad`` anyway; intermediates only when asked, and a picture drawn after
     ``backward(retain_graph=True)`` then shows the gradient at every tensor.
     """
-    for t in _walk(_as_roots(roots, "retain_grads"), None, "retain_grads")[0]:
+    for t in walk(_as_roots(roots, "retain_grads"), op="retain_grads")[0]:
         if t.grad_fn is not None:
             t.retain_grad()
 
 
 # ---------------------------------------------------------------------------------------------
-# the walk
+# roots
 
 
 def _as_roots(roots, op):
@@ -156,50 +156,15 @@ def _as_roots(roots, op):
     return list({id(r): r for r in roots}.values())
 
 
-def _walk(roots, max_nodes, op):
-    """The tensors behind ``roots``, breadth first (nearest the outputs first), each once.
-
-    An explicit queue, no recursion: a million-step chain is fine. Returns the tensors and
-    whether ``max_nodes`` cut the graph.
-    """
-    seen = {id(r) for r in roots}
-    order, queue, cut = [], deque(roots), False
-    while queue:
-        t = queue.popleft()
-        order.append(t)
-        ctx = t.grad_fn
-        if ctx is None:
-            continue
-        if ctx.parents is None:  # backward(retain_graph=False) replaced the node by its marker
-            name = f" {_display(t.name)!r}" if t.name else ""
-            raise RuntimeError(
-                f"{op}: the graph behind tensor{name} (shape {t.shape}) was freed by backward(); "
-                "to draw a graph after backward call backward(retain_graph=True), and "
-                "viz.retain_grads(root) before it to see every intermediate gradient")
-        for p in ctx.parents:
-            if id(p) not in seen:
-                if max_nodes is not None and len(seen) >= max_nodes:
-                    cut = True
-                    continue
-                seen.add(id(p))
-                queue.append(p)
-    return order, cut
-
-
 def _forward_order(tensors):
     """The drawn tensors in forward order (inputs first), and each tensor's time step or None.
 
-    Kahn's algorithm from the outputs over the consumer counts, as the engine's backward, so
+    Kahn's algorithm from the outputs over the walk's consumer counts, as the engine's backward, so
     that an unnamed tensor (other than an input or parameter) can join a step when all its
     consumers are in that step.
     """
     drawn = {id(t) for t in tensors}
-    consumers = dict.fromkeys(drawn, 0)
-    for t in tensors:
-        if t.grad_fn is not None:
-            for p in t.grad_fn.parents:
-                if id(p) in drawn:
-                    consumers[id(p)] += 1
+    consumers = {id(t): t._deps for t in tensors}  # counted by the walk, among the drawn tensors
     step, shared = {}, {}
     ready = [t for t in tensors if consumers[id(t)] == 0]
     backwards = []
@@ -244,7 +209,7 @@ def _body(roots, view, values, grads, params, max_nodes, rankdir, title):
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
         raise ValueError(f"draw_graph: max_nodes must be a positive int or None, got {max_nodes!r}")
     roots = _as_roots(roots, "draw_graph")
-    tensors, cut = _walk(roots, max_nodes, "draw_graph")
+    tensors, cut = walk(roots, constants=True, limit=max_nodes, op="draw_graph")
     tensors, step = _forward_order(tensors)
     cells = view == "cells"
     units = _units(tensors, step, cells)

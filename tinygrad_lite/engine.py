@@ -1,0 +1,441 @@
+"""The reverse-mode engine: a Tensor's graph state, recording an op, the graph walk, backward.
+
+This file is the whole of autodiff; read it top to bottom. The ops themselves (each forward
+beside its vector-Jacobian product) are in ``ops.py``, and the methods and functions users
+call (``x + y``, ``x.sum()``, ``tinygrad_lite.stack``) are attached in ``surface.py``.
+
+How a value travels:
+
+1. **op call** — ``surface.py`` checks the arguments and calls ``_unary``/``_binary``/``_nary``
+   with an ``ops.Function`` class. Its ``forward`` runs on the numpy arrays.
+2. **recorded node** — when an input requires grad (and grad mode is on in this thread), the
+   result gets ``_ctx``, the Function instance, whose ``parents`` are the input Tensors.
+   Leaves that a graph uses are frozen (their arrays made read-only) until backward ends.
+3. **backward order** — ``walk`` finds every tensor behind the roots once, counting its
+   consumers; backward then takes a node only when all its consumers handed in their gradient
+   (Kahn's algorithm with an explicit stack: no recursion, a million-node chain is fine).
+4. **VJP** — the node's ``backward(g)`` returns one raw gradient per input.
+5. **un-broadcast** — the engine sums each gradient down to its input's shape (``sum_to_shape``)
+   and casts it to the input's dtype: once, here, for every op.
+6. **accumulation** — gradients of a tensor used several times are summed in one buffer;
+   a leaf's finished gradient is added into ``.grad``.
+
+After a backward without ``retain_graph=True`` every node it walked is replaced by a marker,
+which drops the saved arrays and the parent links: intermediates die at once, and a second
+backward through the same graph raises a clear error (``freed_error``, the one place).
+"""
+
+import itertools
+import threading
+from collections import deque
+from contextlib import ContextDecorator
+
+import numpy as np
+
+from . import ops
+from .errors import ShapeError
+from .ops import IndexGrad, sum_to_shape
+
+__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "walk"]
+
+
+# ---- grad mode: one flag per thread, as PyTorch's ------------------------------------------
+
+
+class _GradMode(threading.local):
+    enabled = True  # each thread starts with gradients on and its own stack of saved modes
+
+    def __init__(self):
+        self.saved = []
+
+
+_mode = _GradMode()
+
+
+class no_grad(ContextDecorator):
+    """Build no graph inside this block (or function, when used as a decorator).
+
+    The saved mode lives in the calling thread, so one instance (a decorator, say) may be
+    entered by several threads at once.
+    """
+
+    _enable = False
+
+    def __enter__(self):
+        _mode.saved.append(_mode.enabled)
+        _mode.enabled = self._enable
+
+    def __exit__(self, *exc):
+        _mode.enabled = _mode.saved.pop()
+
+
+class enable_grad(no_grad):
+    """Build graphs again inside a ``no_grad`` block."""
+
+    _enable = True
+
+
+def is_grad_enabled():
+    return _mode.enabled
+
+
+# ---- the Tensor's state ---------------------------------------------------------------------
+
+_RETAIN = object()  # marks, in a tensor's hook list, that retain_grad() was called
+_stamps = itertools.count(1)  # one stamp per walk marks the tensors it visited
+
+
+class Tensor:
+    """An n-dimensional numpy array that can record the ops applied to it.
+
+    Graph state: ``_rg`` (requires grad), ``_ctx`` (the node that made it, None for a leaf),
+    ``_hooks``, ``_frozen`` (this leaf's array was made read-only by a graph). Scratch fields of
+    a walk: ``_visit`` (its stamp), ``_deps`` (consumers still to hand in a gradient), ``_g``
+    (the gradient summed so far) and ``_gown`` (whether ``_g`` is ours to add into).
+    """
+
+    __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_hooks", "_frozen",
+                 "_visit", "_deps", "_g", "_gown", "__weakref__")
+    __array_ufunc__ = None  # numpy hands `ndarray * Tensor` to Tensor.__rmul__
+    __hash__ = object.__hash__  # == is elementwise, hashing stays by identity
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        if isinstance(data, Tensor):
+            data = data._data
+        try:
+            array = np.array(data, dtype=dtype)  # a copy: the tensor owns its memory
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}: {e}") from None
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor: dtype {array.dtype} ({array.dtype.type.__name__}) is not supported; "
+                            "use bool, int or float data")
+        _fill(self, array, None)
+        self.name = name
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if self._rg and array.dtype.kind != "f":
+            raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {array.dtype}")
+        self._data = array
+        self._frozen = False  # the old array stays with the graphs that saved it
+
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only float tensors can require grad, this one is {self._data.dtype}; "
+                "convert it first, e.g. Tensor(data, dtype=np.float64)")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_: cannot switch off grad on the result of an op; use detach()")
+        self._rg = bool(requires_grad)
+        return self
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
+    is_leaf = property(lambda self: self._ctx is None)
+    grad_fn = property(lambda self: self._ctx, doc="the op that made this tensor, None for a leaf")
+
+    # ---- graph handles ----------------------------------------------------------------------
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return _const(self._data)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if not self._rg:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self._ctx is not None:
+            hooks = self._hooks if self._hooks is not None else []
+            if _RETAIN not in hooks:
+                hooks.append(_RETAIN)
+            self._hooks = hooks
+        return self
+
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` when this tensor's gradient is complete; a returned tensor replaces it.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self._rg:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        retain_last = _RETAIN in self._hooks  # retain_grad sees the gradient after every hook
+        if retain_last:
+            self._hooks.remove(_RETAIN)
+        self._hooks.append(fn)
+        if retain_last:
+            self._hooks.append(_RETAIN)
+        return _HookHandle(self._hooks, fn)
+
+
+class _HookHandle:
+    __slots__ = ("hooks", "fn")
+
+    def __init__(self, hooks, fn):
+        self.hooks, self.fn = hooks, fn
+
+    def remove(self):
+        if self.fn in self.hooks:
+            self.hooks.remove(self.fn)
+
+
+class _FreedNode(ops.Function):
+    """Stands in for a node whose saved arrays and parent links backward has released."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        self.parents = None
+
+
+_FREED = _FreedNode()
+
+
+# ---- recording: the hot path of every op ----------------------------------------------------
+
+_new = object.__new__
+
+
+def _fill(t, data, ctx):
+    """The one place that sets a Tensor's fields (the constructor and every op result use it)."""
+    t._data = data
+    t.grad = None
+    t._rg = ctx is not None
+    t._ctx = ctx
+    t.name = None
+    t._hooks = None
+    t._frozen = False
+    t._visit = 0
+    return t
+
+
+def _const(data):
+    """A tensor outside any graph (a constant, or the result of an op under no_grad)."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)  # numpy reductions and 0-d ufuncs return scalars
+    return _fill(_new(Tensor), data, None)
+
+
+def _node(data, ctx):
+    """The result of an op that records a graph."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    return _fill(_new(Tensor), data, ctx)
+
+
+def _freeze(leaf):
+    """Make a leaf's array read-only while a graph needs it; backward makes it writable again.
+
+    This is how mutating ``x.data`` after using ``x`` in a graph is detected: numpy refuses
+    the write ("assignment destination is read-only") instead of backward going silently wrong.
+    """
+    array = leaf._data
+    if array.flags.writeable:
+        array.flags.writeable = False
+        leaf._frozen = True
+
+
+def _unary(cls, x, *args):
+    fn = cls()
+    out = fn.forward(x._data, *args)
+    if x._rg and _mode.enabled:
+        fn.parents = (x,)
+        if x._ctx is None and x._frozen is False:
+            _freeze(x)
+        return _node(out, fn)
+    return _const(out)
+
+
+def _binary(cls, a, b):
+    fn = cls()
+    out = fn.forward(a._data, b._data)
+    if (a._rg or b._rg) and _mode.enabled:
+        fn.parents = (a, b)
+        # spelled out for both operands instead of a loop: this runs for every op
+        if a._ctx is None and a._rg and a._frozen is False:
+            _freeze(a)
+        if b._ctx is None and b._rg and b._frozen is False:
+            _freeze(b)
+        return _node(out, fn)
+    return _const(out)
+
+
+def _nary(cls, tensors, *args):
+    fn = cls()
+    out = fn.forward(*[t._data for t in tensors], *args)
+    if _mode.enabled and any(t._rg for t in tensors):
+        fn.parents = tuple(tensors)
+        for p in tensors:
+            if p._rg and p._ctx is None and p._frozen is False:
+                _freeze(p)
+        return _node(out, fn)
+    return _const(out)
+
+
+# ---- the graph walk: used by backward and by viz --------------------------------------------
+
+
+def freed_error(t, op="backward"):
+    name = f" {t.name!r}" if t.name else ""
+    return RuntimeError(
+        f"{op}: the graph behind tensor{name} (shape {t.shape}) was already freed by backward() "
+        "(an earlier one); call the first backward with retain_graph=True to go through it again "
+        "(to draw a graph after backward, also call viz.retain_grads(root) before it)")
+
+
+def walk(roots, constants=False, limit=None, op="backward"):
+    """Every tensor behind ``roots`` once, nearest the roots first (breadth first, no recursion).
+
+    Sets ``t._deps`` on each to the number of its consumers in the walk; backward follows only
+    tensors that require grad, ``constants=True`` (for pictures) follows the others too.
+    ``limit`` stops adding tensors after that many. Returns (tensors, whether limit cut it).
+    """
+    stamp = next(_stamps)
+    order = []
+    for r in roots:
+        if r._visit != stamp:
+            r._visit, r._deps, r._g, r._gown = stamp, 0, None, False
+            order.append(r)
+    queue, cut = deque(order), False
+    while queue:
+        t = queue.popleft()
+        ctx = t._ctx
+        if ctx is None:
+            continue
+        parents = ctx.parents
+        if parents is None:
+            raise freed_error(t, op)
+        for p in parents:
+            if p._rg or constants:
+                if p._visit != stamp:
+                    if limit is not None and len(order) >= limit:
+                        cut = True
+                        continue
+                    p._visit, p._deps, p._g, p._gown = stamp, 1, None, False
+                    order.append(p)
+                    queue.append(p)
+                else:
+                    p._deps += 1
+    return order, cut
+
+
+# ---- backward -------------------------------------------------------------------------------
+
+
+def _run_backward(roots, seeds, retain_graph, capture=None):
+    """Propagate the seeds to every tensor of the graph, each node exactly once.
+
+    ``capture`` maps id(tensor) to None for ``grad()``: those gradients are collected there
+    and no ``.grad`` is written.
+    """
+    walk(roots)
+    for root, seed in zip(roots, seeds):
+        if root._g is None:
+            root._g = seed
+        else:
+            root._g = np.asarray(root._g + seed)
+            root._gown = True
+    ready = [r for r in dict.fromkeys(roots) if r._deps == 0]
+    while ready:
+        t = ready.pop()
+        g, owned = t._g, t._gown
+        t._g = None
+        if t._hooks is not None and g is not None:
+            g, owned = _run_hooks(t, g, owned)
+        if capture is not None and id(t) in capture:
+            capture[id(t)] = g
+        ctx = t._ctx
+        if ctx is None:  # a leaf: its gradient is complete
+            if capture is None and g is not None:
+                _accumulate(t, g, owned)
+            if t._frozen and not retain_graph:
+                t._data.flags.writeable = True
+                t._frozen = False
+            continue
+        parents = ctx.parents
+        grads = ctx.backward(g) if g is not None else (None,) * len(parents)
+        if not retain_graph:
+            t._ctx = _FREED  # drop saved arrays and parent links: intermediates can die now
+        for p, pg in zip(parents, grads):
+            if not p._rg:
+                continue
+            if pg is not None:
+                _add_gradient(p, pg)
+            p._deps -= 1
+            if p._deps == 0:
+                ready.append(p)
+
+
+def _add_gradient(p, pg):
+    """Un-broadcast and cast ``pg`` to ``p``'s shape and dtype, then sum it into ``p._g``."""
+    if type(pg) is IndexGrad:  # x[index]: add the slice into one buffer of x's shape
+        if p._g is None:
+            p._g = np.zeros(p._data.shape, p._data.dtype)
+        elif not p._gown:
+            p._g = np.array(p._g)
+        p._gown = True
+        pg.add_into(p._g)
+        return
+    data = p._data
+    if pg.shape != data.shape:
+        pg = sum_to_shape(pg, data.shape)
+    if pg.dtype is not data.dtype and pg.dtype != data.dtype:
+        pg = pg.astype(data.dtype)
+    cur = p._g
+    if cur is None:
+        p._g = pg
+    elif p._gown:
+        cur += pg
+    else:
+        cur = cur + pg
+        # numpy returns a scalar for 0-d operands; += needs an array to add into
+        p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
+        p._gown = True
+
+
+def _run_hooks(t, g, owned):
+    retain = False
+    for hook in t._hooks:
+        if hook is _RETAIN:
+            retain = True
+            continue
+        result = hook(_const(g))
+        if result is not None:
+            new = np.asarray(result._data if isinstance(result, Tensor) else result, dtype=t._data.dtype)
+            if new.shape != t.shape:
+                raise ShapeError(f"register_hook: the hook returned a gradient of shape {new.shape} "
+                                 f"for a tensor of shape {t.shape}")
+            g, owned = new, False
+    if retain and t._ctx is not None:
+        _accumulate(t, g, False)
+    return g, owned
+
+
+def _accumulate(t, g, owned):
+    """Add a finished gradient into ``t.grad`` (a Tensor of t's shape and dtype)."""
+    if t.grad is None:
+        t.grad = _const(g if owned and g.flags.writeable else np.array(g))
+    else:
+        acc = t.grad._data
+        if acc.flags.writeable and acc.shape == g.shape:
+            acc += g
+        else:
+            t.grad = _const(acc + g)
