@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHOWCASE_ARGS ?=
 
-.PHONY: showcase test setup graphviz lint bench report pictures
+.PHONY: showcase test setup graphviz lint bench compare report pictures
 
 showcase: setup
 	$(PY) examples/showcase.py $(SHOWCASE_ARGS)
@@ -33,6 +33,10 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+compare: setup  ## eager speed of the work tree (or OTHER=commit) against BASE=commit
+	@test -n "$(BASE)" || { echo "usage: make compare BASE=<commit> [OTHER=<commit>] [COMPARE_ARGS='--runs 9']"; exit 2; }
+	$(PY) benchmarks/compare.py $(BASE) $(OTHER) $(COMPARE_ARGS)
 
 report: setup  ## regenerate the committed report of a default run
 	$(PY) examples/showcase.py --out docs/report

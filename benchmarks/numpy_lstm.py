@@ -33,7 +33,7 @@ def lstm_step(x, target, W_ih, W_hh, b_ih, b_hh):
     Returns ``(loss, grads)`` with ``grads`` a dict keyed like ``nn.LSTM``'s parameters
     (``weight_ih_l0`` …), in the parameters' dtype.
     """
-    T, B, I = x.shape  # noqa: E741  (I: input size, as in the issue)
+    T, B, I = x.shape  # noqa: E741  (I: input size)
     H = W_hh.shape[1]
     dtype = W_hh.dtype
 

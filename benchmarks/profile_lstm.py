@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 import numpy as np  # noqa: E402
-import run  # noqa: E402  (the benchmark's cases and implementations)
+from implementations import CASES, ours, problem  # noqa: E402
 
 from tinygrad_lite import ops  # noqa: E402
 
@@ -63,11 +63,11 @@ def _timer_cost():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("case", nargs="?", default="main", choices=list(run.CASES))
+    parser.add_argument("case", nargs="?", default="main", choices=list(CASES))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--cprofile", action="store_true")
     args = parser.parse_args()
-    step, _ = run.MAKERS["ours"](*run._problem(args.case))
+    step, _ = ours(*problem(args.case))
     step()
     if args.cprofile:
         import cProfile
@@ -96,7 +96,7 @@ def main():
     calls = sum(fc + bc for fc, _, bc, _ in TOTALS.values()) / n
     # each wrapped call pays one pair of timer reads, which is what _timer_cost measures
     total = float(np.mean(steps)) - calls * cost
-    print(f"case {args.case} {run.CASES[args.case]}: one step {total * 1e3:.2f} ms "
+    print(f"case {args.case} {CASES[args.case]}: one step {total * 1e3:.2f} ms "
           f"(mean of {n}, timer cost {cost * 1e6:.2f} µs per call subtracted)")
     print(f"{'op':<12}{'calls':>7}{'fwd µs/call':>13}{'bwd µs/call':>13}{'fwd ms':>9}{'bwd ms':>9}")
     fwd_all = bwd_all = calls_all = 0.0

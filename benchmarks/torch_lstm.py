@@ -23,7 +23,7 @@ def _params(weights):
 
 def fused_step(weights, x, target):
     """torch.nn.LSTM (one C++ kernel per step forward and backward)."""
-    T, B, I = x.shape  # noqa: E741  (I: input size, as in the issue)
+    T, B, I = x.shape  # noqa: E741  (I: input size)
     H = weights["weight_hh_l0"].shape[1]
     lstm = torch.nn.LSTM(I, H)
     with torch.no_grad():
@@ -52,7 +52,7 @@ def composed_step(weights, x, target, gates_by="chunk"):
     """
     p = _params(weights)
     W_ih, W_hh, b_ih, b_hh = p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"]
-    T, B, I = x.shape  # noqa: E741  (I: input size, as in the issue)
+    T, B, I = x.shape  # noqa: E741  (I: input size)
     H = W_hh.shape[1]
     x, target = torch.from_numpy(x), torch.from_numpy(target)
     zeros = torch.zeros(B, H)
