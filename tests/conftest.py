@@ -7,7 +7,7 @@ import sys
 
 from hypothesis import HealthCheck, settings
 
-# examples/ (tasks.py, showcase.py) importable by the tests of the showcase's code, once for all
+# examples/ (the lstm_showcase package) importable by the tests of the showcase's code, once for all
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
 
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,

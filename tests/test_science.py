@@ -18,7 +18,7 @@ linear readout of h_T; seeds 0-9 unless said):
 
 import numpy as np
 import pytest
-import tasks  # examples/tasks.py (on sys.path by conftest): the showcase's task and training code
+from lstm_showcase import tasks  # examples/ is on sys.path (conftest): the showcase's task and training code
 
 import nn
 from nn.flow import FlowResult, gradient_flow

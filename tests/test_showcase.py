@@ -1,4 +1,4 @@
-"""The showcase runs end to end (--quick) and writes every file of its report."""
+"""The showcase runs end to end (--quick) and writes every file of its report, with Graphviz or without."""
 
 import json
 import os
@@ -12,52 +12,69 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHOWCASE = ROOT / "examples" / "showcase.py"
+PLOTS = {"flow.png", "token_accuracy.png", "adding_mse.png"}
+GRAPHS = {"unroll_rnn_cells", "unroll_lstm3_cells", "unroll_lstm3_ops"}
+INSTALL_GRAPHVIZ = ("apt-get install graphviz", "brew install graphviz", "conda install -c conda-forge graphviz")
+
+
+def run_quick(out, path=None):
+    """Run ``showcase.py --quick`` in a fresh process (as the README's command does) into ``out``."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    if path is not None:
+        env["PATH"] = path
+    run = subprocess.run([sys.executable, str(SHOWCASE), "--quick", "--out", str(out), "--seed", "0"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def path_without(program):
+    """PATH without the folders that hold ``program``: a machine where it is not installed."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in folders if d and not os.path.exists(os.path.join(d, program)))
+
+
+def linked_images(text):
+    return set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text))
+
+
+def assert_pngs(out, names):
+    for name in names:
+        assert (out / name).stat().st_size > 5000, name
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """Run ``showcase.py --quick`` in a fresh process (as the README's command does) into a tmp dir."""
     if shutil.which("dot") is None:
         pytest.skip("the Graphviz program 'dot' is not installed (make setup installs it)")
     out = tmp_path_factory.mktemp("showcase")
-    run = subprocess.run([sys.executable, str(SHOWCASE), "--quick", "--out", str(out), "--seed", "0"],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT,
-                         env={**os.environ, "MPLBACKEND": "Agg"})
-    assert run.returncode == 0, run.stdout + run.stderr
-    return out, run.stdout
+    return out, run_quick(out)
 
 
 def test_quick_run_writes_every_file(report):
     out, stdout = report
     text = (out / "report.md").read_text(encoding="utf-8")
-    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     files = {p.name for p in out.iterdir()}
-    expected = {"report.md", "results.json", "flow.png", "token_accuracy.png", "adding_mse.png",
-                "unroll_rnn_cells.svg", "unroll_lstm3_cells.svg", "unroll_lstm3_ops.svg"}
-    assert expected <= files
+    assert {"report.md", "results.json"} | PLOTS | {f"{g}.svg" for g in GRAPHS} <= files
     # the Markdown links every picture written, and every link resolves to a non-trivial file
     pictures = {name for name in files if name.endswith((".png", ".svg"))}
-    assert set(images) == pictures
-    for name in pictures:
-        assert (out / name).stat().st_size > 5000, name
-    for name in (n for n in pictures if n.endswith(".png")):
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert linked_images(text) == pictures
+    assert_pngs(out, (n for n in pictures if n.endswith(".png")))
     for name in (n for n in pictures if n.endswith(".svg")):
         svg = (out / name).read_text(encoding="utf-8")
+        assert (out / name).stat().st_size > 5000, name
         assert "<svg" in svg and "h[1]" in svg, name  # a drawn unroll names its states
     assert "done in" in stdout and "[10/10" in stdout  # the progress display counted every job
+    assert not any(command in text + stdout for command in INSTALL_GRAPHVIZ)  # no advice where Graphviz works
 
 
-def test_report_numbers_come_from_the_run(report):
-    out, _ = report
-    text = (out / "report.md").read_text(encoding="utf-8")
-    results = json.loads((out / "results.json").read_text())
+def assert_report_shows_the_results(text, results):
     assert text.startswith("# ") and "python examples/showcase.py --quick" in text  # how to regenerate it
     for heading in ("Gradient flow over T = 100 steps", "long-gap token task", "adding problem"):
         assert heading in text
     # the tables print the measured ratios and scores
-    flow = results["flow"]
-    for name, m in flow["init"].items():
+    for name, m in results["flow"]["init"].items():
         assert f"{m['ratios'][0]:.1e}" in text, name
     for name, cells in results["token"].items():
         for gap, cell in cells.items():
@@ -65,21 +82,48 @@ def test_report_numbers_come_from_the_run(report):
     for name, cells in results["adding"].items():
         for T, cell in cells.items():
             assert f"{cell['mse'][0]:.4f}" in text, (name, T)
-    # every flow curve has a norm for each of the T steps, and the RNN's vanishes at initialisation
-    rnn = flow["init"]["rnn"]
-    assert len(rnn["norms"]) == 101 and rnn["ratios"][0] < 1e-10
     assert f"Total run time **{results['timings']['total']:.0f} s**" in text
+
+
+def test_report_numbers_come_from_the_run(report):
+    out, _ = report
+    text = (out / "report.md").read_text(encoding="utf-8")
+    results = json.loads((out / "results.json").read_text())
+    assert_report_shows_the_results(text, results)
+    # every flow curve has a norm for each of the T steps, and the RNN's vanishes at initialisation
+    rnn = results["flow"]["init"]["rnn"]
+    assert len(rnn["norms"]) == 101 and rnn["ratios"][0] < 1e-10
+
+
+def test_without_graphviz_the_report_keeps_every_table_and_plot(tmp_path):
+    """No 'dot' on PATH: every table and plot still, the graphs as DOT text, and how to install Graphviz."""
+    path = path_without("dot")
+    assert shutil.which("dot", path=path) is None  # the run below really cannot find it
+    stdout = run_quick(tmp_path, path)
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert_report_shows_the_results(text, json.loads((tmp_path / "results.json").read_text()))
+    files = {p.name for p in tmp_path.iterdir()}
+    assert linked_images(text) == PLOTS and not any(name.endswith(".svg") for name in files)
+    assert_pngs(tmp_path, PLOTS)
+    for graph in GRAPHS:
+        assert f"({graph}.dot)" in text  # linked from the report
+        dot = (tmp_path / f"{graph}.dot").read_text(encoding="utf-8")
+        assert dot.startswith("digraph") and "h[1]" in dot, graph
+    for command in INSTALL_GRAPHVIZ:
+        assert command in text and command in stdout, command
+    assert "done in" in stdout
 
 
 @pytest.mark.parametrize("mode", ["quick", "default", "full"])
 def test_every_mode_has_a_budget_for_every_run(mode):
     """The settings of each mode are complete: a missing budget would only fail after an hour of --full."""
-    import showcase  # examples/ is on sys.path (conftest)
+    from lstm_showcase.jobs import make_jobs  # examples/ is on sys.path (conftest)
+    from lstm_showcase.settings import settings_for
 
-    s = showcase.settings_for(mode)
+    s = settings_for(mode)
     assert set(s.token_steps) == set(s.gaps) and set(s.adding_steps) == set(s.lengths)
     assert s.memory_gap in s.gaps and "rnn" in s.token_models and "rnn" in s.adding_models
     assert all(g > s.memory_gap for g in s.longer_gaps)
-    jobs = showcase.make_jobs(s, seed=0)
+    jobs = make_jobs(s, seed=0)
     assert len(jobs) == s.seeds * (len(s.token_models) * len(s.gaps) + len(s.adding_models) * len(s.lengths))
     assert len({name for name, *_ in jobs}) == len(jobs)

@@ -1,0 +1,75 @@
+"""The command line: train every job, measure, draw, plot, and write report.md and results.json."""
+
+import argparse
+import dataclasses
+import os
+import pathlib
+import sys
+import time
+
+from . import graphs, jobs, measurements, plots, provenance, report, results
+from .settings import best_lstm, settings_for
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]  # the repository
+DESCRIPTION = "RNN versus LSTM: why the LSTM remembers. Trains both, measures, and writes a report."
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=DESCRIPTION)
+    p.add_argument("--out", default="out/showcase", help="the folder of the report (default: out/showcase)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a smoke run of every part in seconds")
+    size.add_argument("--full", action="store_true", help="longer sequences, more steps and seeds (an hour or more)")
+    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="training seeds per configuration (default: 1, or 3 with --full)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="worker processes for the training runs (default: 2, or 1 on one core)")
+    return p.parse_args(argv)
+
+
+def settings_of(args):
+    s = settings_for("quick" if args.quick else "full" if args.full else "default")
+    return s if args.seeds is None else dataclasses.replace(s, seeds=max(1, args.seeds))
+
+
+def timings_of(start, trained_at, workers, commit, done):
+    """The run's timings until now (and what ran: workers, date, commit) for the report and results.json."""
+    end = time.perf_counter()
+    return {"total": end - start, "training": trained_at - start, "after": end - trained_at,
+            "workers": workers, "when": time.strftime("%Y-%m-%d"), "commit": commit,
+            "job_seconds": sum(r["history"]["seconds"] for r in done.values())}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    start = time.perf_counter()
+    commit = provenance.git_commit(ROOT)  # the code that runs is the code at the start
+    s = settings_of(args)
+    workers = max(1, args.jobs)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    job_list = jobs.make_jobs(s, args.seed)
+    print(f"showcase ({s.mode}): {len(job_list)} training runs on {args.jobs} worker(s); report -> {out}/report.md",
+          flush=True)
+    done = jobs.run_jobs(job_list, workers, jobs.Progress(len(job_list)))
+    trained_at = time.perf_counter()
+    token, adding = results.collect(s, args.seed, done)
+    trained = results.trained_states(s, args.seed, done)
+    print("measuring the gradient flow, drawing the pictures ...", flush=True)
+    flow = measurements.flow_measurements(s, args.seed, trained)
+    # every number is saved before anything is drawn; written again below with the final timings
+    results.save_results(out / "results.json", s, args.seed, timings_of(start, trained_at, workers, commit, done),
+                         flow, token, adding, done)
+    unrolls = graphs.draw_unrolls(s, args.seed, {n: trained[n] for n in ("rnn", best_lstm(s))}, out)
+    if unrolls["missing"]:
+        print(f"the graph pictures are not drawn (the report has every table and plot; the graphs' DOT text is in "
+              f"{out}/unroll_*.dot): {unrolls['missing']}", flush=True)
+    plots.plot_all(s, flow, token, adding, out)
+    timings = timings_of(start, trained_at, workers, commit, done)
+    command = "python examples/showcase.py" + "".join(f" {a}" for a in argv)
+    report.write_report(out / "report.md", s, args.seed, command, timings, flow, token, adding, unrolls)
+    results.save_results(out / "results.json", s, args.seed, timings, flow, token, adding, done)
+    print(f"done in {timings['total']:.0f} s: {out / 'report.md'}", flush=True)
+    return out
