@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import nn
+import tinygrad_lite as tl
 from tinygrad_lite import Tensor
 
 
@@ -72,11 +73,21 @@ def test_to_double_and_float_keep_the_parameter_objects():
     assert [id(p) for p in net.parameters()] == [id(p) for p in params]
     assert all(p.dtype == np.float64 for p in net.parameters())
     assert net.lstm.weight_ih_l0.grad.dtype == np.float64
-    out, (h, c) = net.lstm(np.ones((2, 1, 3)))
+    with tl.no_grad():  # a live graph would forbid the cast below (see the next test)
+        out, (h, c) = net.lstm(np.ones((2, 1, 3)))
     assert out.dtype == h.dtype == c.dtype == np.float64
     assert all(p.dtype == np.float32 for p in net.float().parameters())
     with pytest.raises(TypeError, match="float"):
         net.to(np.int32)
+
+
+def test_casting_parameters_while_a_graph_uses_them_is_a_clear_error():
+    lstm = nn.LSTM(3, 4)
+    out, _ = lstm(np.ones((2, 1, 3), np.float32))
+    with pytest.raises(RuntimeError, match=r"Tensor.data: tensor of shape \(16, 3\).*used by a graph"):
+        lstm.double()
+    out.sum().backward()  # the graph is gone: now the cast is fine
+    assert lstm.double().weight_ih_l0.dtype == np.float64
 
 
 def test_repr_reads_like_pytorch():

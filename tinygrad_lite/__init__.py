@@ -6,10 +6,12 @@ surface.py  the ops as Tensor methods, operators and module-level functions
 factories.py, gradcheck.py, viz.py (pictures), testing.py (hypothesis strategies)
 """
 
+from . import hooks as _hooks  # noqa: F401  (attaches register_hook and retain_grad)
 from . import surface
+from .anomaly import detect_anomaly
 from .autograd import grad
 from .engine import Tensor, enable_grad, is_grad_enabled, no_grad
-from .errors import ShapeError
+from .errors import AnomalyError, ShapeError
 from .factories import *  # noqa: F403
 from .factories import __all__ as _factory_names
 from .gradcheck import GradcheckError, gradcheck
@@ -17,5 +19,5 @@ from .surface import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck",
+__all__ = ["Tensor", "ShapeError", "AnomalyError", "detect_anomaly", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck",
            "GradcheckError", *surface.__all__, *_factory_names]

@@ -34,6 +34,11 @@ import numpy as np
 
 from . import ops
 from .errors import ShapeError
+from .guards import freeze as _freeze
+from .guards import in_graph as _in_graph
+from .guards import label as _label
+from .guards import read_only as _read_only
+from .guards import thaw as _thaw
 from .ops import IndexGrad, sum_to_shape
 
 __all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "walk"]
@@ -81,7 +86,7 @@ def is_grad_enabled():
 
 # ---- the Tensor's state ---------------------------------------------------------------------
 
-_RETAIN = object()  # marks, in a tensor's hook list, that retain_grad() was called
+_checks = None  # the anomaly checks while detect_anomaly() is on (see anomaly.py), else None
 _stamps = itertools.count(1)  # one stamp per walk marks the tensors it visited
 
 
@@ -89,12 +94,13 @@ class Tensor:
     """An n-dimensional numpy array that can record the ops applied to it.
 
     Graph state: ``_rg`` (requires grad), ``_ctx`` (the node that made it, None for a leaf),
-    ``_hooks``, ``_frozen`` (this leaf's array was made read-only by a graph). Scratch fields of
+    ``_hooks``, ``_frozen`` (False; the array a graph made read-only; or True for a private
+    constant that nothing else can write). Scratch fields of
     a walk: ``_visit`` (its stamp), ``_deps`` (consumers still to hand in a gradient), ``_g``
     (the gradient summed so far) and ``_gown`` (whether ``_g`` is ours to add into).
     """
 
-    __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_hooks", "_frozen",
+    __slots__ = ("_data", "_grad", "_rg", "_ctx", "name", "_hooks", "_frozen",
                  "_visit", "_deps", "_g", "_gown", "__weakref__")
     __array_ufunc__ = None  # numpy hands `ndarray * Tensor` to Tensor.__rmul__
     __hash__ = object.__hash__  # == is elementwise, hashing stays by identity
@@ -116,15 +122,37 @@ class Tensor:
 
     @property
     def data(self):
-        return self._data
+        """The array. An op's result hands out a read-only view while its graph lives: the
+        graph saved that very array, so a write would silently change the gradient."""
+        return _read_only(self._data) if _in_graph(self) else self._data
 
     @data.setter
     def data(self, value):
         array = value._data if isinstance(value, Tensor) else np.asarray(value)
         if self._rg and array.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {array.dtype}")
+        old = self._data
+        if (array.shape != old.shape or array.dtype != old.dtype) and (_in_graph(self) or self._frozen is not False):
+            raise RuntimeError(
+                f"Tensor.data: tensor{_label(self)} of shape {old.shape} and dtype {old.dtype} is used by a graph "
+                f"that has not run backward yet; a new array of shape {array.shape} and dtype {array.dtype} "
+                "would give it a gradient of the wrong shape. Run backward first, or detach()")
         self._data = array
         self._frozen = False  # the old array stays with the graphs that saved it
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != self._data.shape or array.dtype != self._data.dtype:
+                raise ShapeError(f"Tensor.grad: the gradient of a tensor of shape {self.shape} and dtype {self.dtype} "
+                                 f"must have that shape and dtype, got {array.shape} {array.dtype}")
+            value = value if isinstance(value, Tensor) else _const(array)
+        self._grad = value
 
     @property
     def requires_grad(self):
@@ -157,45 +185,6 @@ class Tensor:
         """The same data, cut from the graph."""
         return _const(self._data)
 
-    def retain_grad(self):
-        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
-        if not self._rg:
-            raise RuntimeError("retain_grad: this tensor does not require grad")
-        if self._ctx is not None:
-            hooks = self._hooks if self._hooks is not None else []
-            if _RETAIN not in hooks:
-                hooks.append(_RETAIN)
-            self._hooks = hooks
-        return self
-
-    def register_hook(self, fn):
-        """Call ``fn(grad)`` when this tensor's gradient is complete; a returned tensor replaces it.
-
-        Returns a handle whose ``remove()`` unregisters the hook.
-        """
-        if not self._rg:
-            raise RuntimeError("register_hook: this tensor does not require grad")
-        if self._hooks is None:
-            self._hooks = []
-        retain_last = _RETAIN in self._hooks  # retain_grad sees the gradient after every hook
-        if retain_last:
-            self._hooks.remove(_RETAIN)
-        self._hooks.append(fn)
-        if retain_last:
-            self._hooks.append(_RETAIN)
-        return _HookHandle(self._hooks, fn)
-
-
-class _HookHandle:
-    __slots__ = ("hooks", "fn")
-
-    def __init__(self, hooks, fn):
-        self.hooks, self.fn = hooks, fn
-
-    def remove(self):
-        if self.fn in self.hooks:
-            self.hooks.remove(self.fn)
-
 
 class _FreedNode(ops.Function):
     """Stands in for a node whose saved arrays and parent links backward has released."""
@@ -217,7 +206,7 @@ _new = object.__new__
 def _fill(t, data, ctx):
     """The one place that sets a Tensor's fields (the constructor and every op result use it)."""
     t._data = data
-    t.grad = None
+    t._grad = None
     t._rg = ctx is not None
     t._ctx = ctx
     t.name = None
@@ -241,18 +230,6 @@ def _node(data, ctx):
     return _fill(_new(Tensor), data, ctx)
 
 
-def _freeze(leaf):
-    """Make a leaf's array read-only while a graph needs it; backward makes it writable again.
-
-    This is how mutating ``x.data`` after using ``x`` in a graph is detected: numpy refuses
-    the write ("assignment destination is read-only") instead of backward going silently wrong.
-    """
-    array = leaf._data
-    if array.flags.writeable:
-        array.flags.writeable = False
-        leaf._frozen = True
-
-
 def _unary(cls, x, *args):
     fn = cls()
     out = fn.forward(x._data, *args)
@@ -260,7 +237,7 @@ def _unary(cls, x, *args):
         fn.parents = (x,)
         if x._ctx is None and x._frozen is False:
             _freeze(x)
-        return _node(out, fn)
+        return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
     return _const(out)
 
 
@@ -269,12 +246,13 @@ def _binary(cls, a, b):
     out = fn.forward(a._data, b._data)
     if (a._rg or b._rg) and _mode.enabled:
         fn.parents = (a, b)
-        # spelled out for both operands instead of a loop: this runs for every op
-        if a._ctx is None and a._rg and a._frozen is False:
+        # spelled out for both operands instead of a loop: this runs for every op.
+        # Constants are frozen too: the op saved their arrays as well.
+        if a._ctx is None and a._frozen is False:
             _freeze(a)
-        if b._ctx is None and b._rg and b._frozen is False:
+        if b._ctx is None and b._frozen is False:
             _freeze(b)
-        return _node(out, fn)
+        return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
     return _const(out)
 
 
@@ -284,9 +262,9 @@ def _nary(cls, tensors, *args):
     if _mode.enabled and any(t._rg for t in tensors):
         fn.parents = tuple(tensors)
         for p in tensors:
-            if p._rg and p._ctx is None and p._frozen is False:
+            if p._ctx is None and p._frozen is False:
                 _freeze(p)
-        return _node(out, fn)
+        return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
     return _const(out)
 
 
@@ -294,9 +272,8 @@ def _nary(cls, tensors, *args):
 
 
 def freed_error(t, op="backward"):
-    name = f" {t.name!r}" if t.name else ""
     return RuntimeError(
-        f"{op}: the graph behind tensor{name} (shape {t.shape}) was already freed by backward() "
+        f"{op}: the graph behind tensor{_label(t)} (shape {t.shape}) was already freed by backward() "
         "(an earlier one); call the first backward with retain_graph=True to go through it again "
         "(to draw a graph after backward, also call viz.retain_grads(root) before it)")
 
@@ -344,38 +321,54 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
     """Propagate the seeds to every tensor of the graph, each node exactly once.
 
     ``capture`` maps id(tensor) to None for ``grad()``: those gradients are collected there
-    and no ``.grad`` is written.
+    and no ``.grad`` is written. ``.grad`` is written only once the whole walk succeeded, so a
+    hook that raises leaves every ``.grad`` as it was.
     """
-    walk(roots)
+    tensors, _ = walk(roots)
     for root, seed in zip(roots, seeds):
         if root._g is None:
             root._g = seed
         else:
             root._g = np.asarray(root._g + seed)
             root._gown = True
-    ready = [r for r in dict.fromkeys(roots) if r._deps == 0]
+    finished = []  # (tensor, gradient, owned) to add into .grad at the end
+    try:
+        _propagate([r for r in dict.fromkeys(roots) if r._deps == 0], retain_graph, capture, finished)
+    except BaseException:
+        if not retain_graph:  # the graph is half freed: give the leaves their arrays back
+            for t in tensors:
+                _thaw(t)
+        raise
+    for t, g, owned in finished:
+        _accumulate(t, g, owned)
+
+
+def _propagate(ready, retain_graph, capture, finished):
     while ready:
         t = ready.pop()
         g, owned = t._g, t._gown
         t._g = None
         if t._hooks is not None and g is not None:
-            g, owned = _run_hooks(t, g, owned)
+            g, owned = t._hooks.run(t, g, owned, finished)  # see hooks.py
         if capture is not None and id(t) in capture:
             capture[id(t)] = g
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is complete
             if capture is None and g is not None:
-                _accumulate(t, g, owned)
-            if t._frozen and not retain_graph:
-                t._data.flags.writeable = True
-                t._frozen = False
+                finished.append((t, g, owned))
+            if t._frozen is not False and not retain_graph:
+                _thaw(t)
             continue
         parents = ctx.parents
         grads = ctx.backward(g) if g is not None else (None,) * len(parents)
+        if _checks is not None:
+            _checks.backward(t, g, grads)
         if not retain_graph:
             t._ctx = _FREED  # drop saved arrays and parent links: intermediates can die now
         for p, pg in zip(parents, grads):
             if not p._rg:
+                if p._frozen is not False and not retain_graph:
+                    _thaw(p)  # a constant this graph froze
                 continue
             if pg is not None:
                 _add_gradient(p, pg)
@@ -411,31 +404,13 @@ def _add_gradient(p, pg):
         p._gown = True
 
 
-def _run_hooks(t, g, owned):
-    retain = False
-    for hook in t._hooks:
-        if hook is _RETAIN:
-            retain = True
-            continue
-        result = hook(_const(g))
-        if result is not None:
-            new = np.asarray(result._data if isinstance(result, Tensor) else result, dtype=t._data.dtype)
-            if new.shape != t.shape:
-                raise ShapeError(f"register_hook: the hook returned a gradient of shape {new.shape} "
-                                 f"for a tensor of shape {t.shape}")
-            g, owned = new, False
-    if retain and t._ctx is not None:
-        _accumulate(t, g, False)
-    return g, owned
-
-
 def _accumulate(t, g, owned):
     """Add a finished gradient into ``t.grad`` (a Tensor of t's shape and dtype)."""
-    if t.grad is None:
-        t.grad = _const(g if owned and g.flags.writeable else np.array(g))
+    if t._grad is None:
+        t._grad = _const(g if owned and g.flags.writeable else np.array(g))
     else:
-        acc = t.grad._data
+        acc = t._grad._data
         if acc.flags.writeable and acc.shape == g.shape:
             acc += g
         else:
-            t.grad = _const(acc + g)
+            t._grad = _const(acc + g)

@@ -3,3 +3,7 @@
 
 class ShapeError(ValueError):
     """Shapes that do not fit an op; the message names the op and every shape involved."""
+
+
+class AnomalyError(RuntimeError):
+    """``detect_anomaly`` found a NaN or inf; the message names the forward op and the user's line."""

@@ -27,7 +27,7 @@ __all__ = ["Function", "IndexGrad", "sum_to_shape"]
 class Function:
     """Base class of every op; an instance is one node of the graph (PyTorch's ``grad_fn``)."""
 
-    __slots__ = ("parents",)
+    __slots__ = ("parents", "origin")  # origin: where it was made, recorded in anomaly mode only
 
     def forward(self, *args):  # pragma: no cover - every op overrides it
         raise NotImplementedError

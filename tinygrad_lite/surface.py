@@ -419,7 +419,7 @@ def numel(x):
 
 
 def numpy(x):
-    return x._data
+    return x.data  # read-only while x's graph lives (see guards.py)
 
 
 def item(x):
@@ -433,7 +433,7 @@ def tolist(x):
 
 
 def _array(x, dtype=None, copy=None):
-    return x._data if dtype is None else x._data.astype(dtype)
+    return x.data if dtype is None else x._data.astype(dtype)
 
 
 def _len(x):

@@ -3,6 +3,7 @@
 The engine is ``engine.py``, the methods and functions are attached in ``surface.py``.
 """
 
+from . import hooks as _hooks  # noqa: F401  (attaches register_hook, retain_grad)
 from . import surface as _surface  # noqa: F401  (attaches the methods and operators to Tensor)
 from .autograd import grad
 from .engine import Tensor, _unary, enable_grad, is_grad_enabled, no_grad
