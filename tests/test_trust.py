@@ -291,3 +291,62 @@ def test_anomaly_mode_is_off_by_default():
             pass
         assert tl.engine._checks is not None  # the outer block is still on
     assert tl.engine._checks is None
+
+
+# ---- what used to crash raw ----------------------------------------------------------------
+
+
+def test_squeeze_of_one_axis():
+    x = leaf(np.ones((1, 3, 1)))
+    assert x.squeeze(0).shape == (3, 1)
+    assert x.squeeze(-1).shape == (1, 3)
+    assert tl.squeeze(x, (0, 2)).shape == (3,)
+    with pytest.raises(tl.ShapeError, match="squeeze: axis 1 of shape"):
+        x.squeeze(1)
+
+
+@pytest.mark.parametrize("chunks", [0, -2, 1.5, True])
+def test_chunk_of_a_bad_count_is_a_clear_error(chunks):
+    with pytest.raises(ValueError, match=r"chunk: the number of chunks must be a positive int.*\(4,\)"):
+        leaf(np.ones(4)).chunk(chunks)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_an_empty_axis_is_empty(op):
+    x = leaf(np.zeros((2, 0)))
+    y = getattr(x, op)(1)
+    assert y.shape == (2, 0)
+    y.sum().backward()
+    assert x.grad.shape == (2, 0)
+
+
+def test_an_integer_tensor_to_a_negative_power_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"pow: integers to negative integer powers.*int64"):
+        Tensor([1, 2]) ** -1
+    np.testing.assert_array_equal((Tensor([1.0, 2.0]) ** -1).numpy(), [1.0, 0.5])
+
+
+def test_logsumexp_of_all_minus_inf_is_minus_inf():
+    x = leaf(np.full((2, 3), -np.inf))
+    assert np.all(x.logsumexp(axis=1).numpy() == -np.inf)
+    assert x.logsumexp().item() == -np.inf
+    mixed = leaf([-np.inf, 0.0])
+    assert mixed.logsumexp().item() == 0.0
+
+
+def test_gradcheck_of_a_python_number_is_a_clear_type_error():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"got float.*not .item\(\)"):
+        tl.gradcheck(lambda x: x.sum().item(), [x])
+
+
+def test_gradcheck_says_which_value_was_nan():
+    x = leaf([0.0, 1.0])
+    with pytest.warns(RuntimeWarning), pytest.raises(tl.GradcheckError, match="numerical value is NaN.*not differentiable"):
+        tl.gradcheck(lambda x: x.sqrt(), [x])
+
+
+def test_gradcheck_in_low_precision_says_float64_is_needed():
+    x = Tensor(np.array([0.3, 1.0], np.float32), requires_grad=True)
+    with pytest.warns(UserWarning), pytest.raises(tl.GradcheckError, match="float32: finite differences.*float64"):
+        tl.gradcheck(lambda x: x.exp(), [x])

@@ -86,7 +86,10 @@ def is_grad_enabled():
 
 # ---- the Tensor's state ---------------------------------------------------------------------
 
-_checks = None  # the anomaly checks while detect_anomaly() is on (see anomaly.py), else None
+# An observer of every op and backward step, or None (the fast path): anomaly.py's checks, or
+# a recorder of the order backward visits the nodes. It has forward(t) -> t (a new op result),
+# reached(t, g) (backward takes t, whose gradient is g) and backward(t, g, grads) (after a VJP).
+_checks = None
 _stamps = itertools.count(1)  # one stamp per walk marks the tensors it visited
 
 
@@ -352,6 +355,8 @@ def _propagate(ready, retain_graph, capture, finished):
             g, owned = t._hooks.run(t, g, owned, finished)  # see hooks.py
         if capture is not None and id(t) in capture:
             capture[id(t)] = g
+        if _checks is not None:
+            _checks.reached(t, g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is complete
             if capture is None and g is not None:

@@ -39,6 +39,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
         for n, i in enumerate(checked):
             a, num = analytical[o][n], numerical[o][n]
             excess = np.abs(a - num) - (atol + rtol * np.abs(num))
+            excess[np.isnan(a) | np.isnan(num)] = np.inf  # NaN never passes, and is reported first
             if excess.size and (worst is None or excess.max() > worst[0]):
                 k = np.unravel_index(np.argmax(excess), excess.shape)
                 worst = (excess[k], o, i, k, a[k], num[k], out.shape, inputs[i].shape)
@@ -49,17 +50,28 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     _, o, i, (row, col), a, num, out_shape, in_shape = worst
     out_index = np.unravel_index(row, out_shape) if out_shape else ()
     in_index = np.unravel_index(col, in_shape) if in_shape else ()
-    raise GradcheckError(
-        f"gradcheck: Jacobian mismatch for output {o} (shape {out_shape}) with respect to input {i} "
-        f"(shape {in_shape}): worst entry d out{tuple(map(int, out_index))} / d in{tuple(map(int, in_index))}: "
-        f"analytical {a:.10g}, numerical {num:.10g}, |difference| {abs(a - num):.3g} > "
-        f"atol + rtol*|numerical| = {atol + rtol * abs(num):.3g}")
+    where = (f"gradcheck: Jacobian mismatch for output {o} (shape {out_shape}) with respect to input {i} "
+             f"(shape {in_shape}): worst entry d out{tuple(map(int, out_index))} / d in{tuple(map(int, in_index))}: "
+             f"analytical {a:.10g}, numerical {num:.10g}")
+    if np.isnan(a) or np.isnan(num):
+        which = " and ".join(name for name, v in (("analytical", a), ("numerical", num)) if np.isnan(v))
+        detail = (f"; the {which} value is NaN: the function is probably not differentiable at this input "
+                  "(a kink, a pole, log or sqrt at 0), or its forward made a NaN")
+    else:
+        detail = f", |difference| {abs(a - num):.3g} > atol + rtol*|numerical| = {atol + rtol * abs(num):.3g}"
+    low = sorted({str(inputs[k].dtype) for k in checked if inputs[k].dtype != np.float64})
+    if low:
+        detail += (f"; the inputs are {', '.join(low)}: finite differences with eps={eps} need float64, "
+                   "convert them with .double() and check again")
+    raise GradcheckError(where + detail)
 
 
 def _as_outputs(result):
-    outputs = [result] if isinstance(result, Tensor) else list(result)
+    outputs = [result] if isinstance(result, Tensor) else list(result) if isinstance(result, (list, tuple)) else None
     if not outputs or not all(isinstance(o, Tensor) for o in outputs):
-        raise TypeError("gradcheck: fn must return a Tensor or a sequence of Tensors")
+        raise TypeError(f"gradcheck: fn must return a Tensor or a sequence of Tensors, got {type(result).__name__}"
+                        + (" (a Python number has no graph: return the Tensor, not .item())"
+                           if isinstance(result, (int, float)) else ""))
     return outputs
 
 

@@ -452,7 +452,9 @@ class LogSumExp(Function):
     def forward(self, x, axis, keepdims):
         self.x, self.axis, self.keepdims = x, axis, keepdims
         m = np.max(x, axis=axis, keepdims=True)
-        self.out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        m[~np.isfinite(m)] = 0  # all -inf gives -inf (and +inf gives inf), not inf - inf = NaN
+        with np.errstate(divide="ignore"):
+            self.out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
         return self.out if keepdims else np.squeeze(self.out, axis=axis)
 
     def backward(self, g):
@@ -460,11 +462,19 @@ class LogSumExp(Function):
         return (g * np.exp(self.x - self.out),)
 
 
+def _max_or_zero(x, axis):
+    """The max along ``axis`` that softmax subtracts for stability; 0 for an empty axis (torch
+    returns an empty result there, and np.max of nothing raises)."""
+    if x.shape[axis] == 0:
+        return np.zeros((), x.dtype)
+    return np.max(x, axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     __slots__ = ("out", "axis")
 
     def forward(self, x, axis):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        e = np.exp(x - _max_or_zero(x, axis))
         self.out = e / np.sum(e, axis=axis, keepdims=True)
         self.axis = axis
         return self.out
@@ -478,7 +488,7 @@ class LogSoftmax(Function):
     __slots__ = ("out", "axis")
 
     def forward(self, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - _max_or_zero(x, axis)
         self.out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         self.axis = axis
         return self.out

@@ -73,7 +73,11 @@ minimum = _broadcasting(ops.Minimum, "minimum")
 
 def pow(x, exponent):  # noqa: A001 - numpy's and torch's name
     if isinstance(exponent, (int, builtins.float)) and not isinstance(exponent, bool):
-        return _unary(ops.PowScalar, as_tensor(x), exponent)
+        x = as_tensor(x)
+        if x._data.dtype.kind in "biu" and isinstance(exponent, int) and exponent < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed (tensor of shape "
+                             f"{x.shape} and dtype {x.dtype} ** {exponent}); convert it to float first")
+        return _unary(ops.PowScalar, x, exponent)
     return _pow(x, exponent)
 
 
@@ -218,7 +222,10 @@ def flatten(x):
 def squeeze(x, axis=None):
     x = as_tensor(x)
     axes = _axes(axis, x.ndim, "squeeze")
-    axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if axes is None else axes
+    if axes is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    elif not isinstance(axes, tuple):
+        axes = (axes,)
     if any(x.shape[i] != 1 for i in axes):
         raise ShapeError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -303,6 +310,9 @@ def chunk(x, chunks, axis=0):
     """torch.chunk: ``chunks`` pieces of equal size (the last may be smaller)."""
     x = as_tensor(x)
     axis = _axis(axis, x.ndim, "chunk")
+    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be a positive int, got {chunks!r} "
+                         f"(tensor of shape {x.shape})")
     step = -(-x.shape[axis] // chunks)
     lead = (slice(None),) * axis
     return tuple(x[lead + (slice(a, a + step),)] for a in range(0, x.shape[axis], step))
