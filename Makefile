@@ -11,7 +11,8 @@ SHOWCASE_ARGS ?=
 
 .PHONY: showcase test setup graphviz lint bench compare report pictures
 
-showcase: setup
+showcase: $(VENV)/.installed
+	@bash scripts/ensure_graphviz.sh || echo "continuing without Graphviz: the report says how to install it" >&2
 	$(PY) examples/showcase.py $(SHOWCASE_ARGS)
 
 test: setup
@@ -38,7 +39,8 @@ compare: setup  ## eager speed of the work tree (or OTHER=commit) against BASE=c
 	@test -n "$(BASE)" || { echo "usage: make compare BASE=<commit> [OTHER=<commit>] [COMPARE_ARGS='--runs 9']"; exit 2; }
 	$(PY) benchmarks/compare.py $(BASE) $(OTHER) $(COMPARE_ARGS)
 
-report: setup  ## regenerate the committed report of a default run
+report: $(VENV)/.installed  ## regenerate the committed report of a default run
+	@bash scripts/ensure_graphviz.sh || echo "continuing without Graphviz: the report says how to install it" >&2
 	$(PY) examples/showcase.py --out docs/report
 
 pictures: setup  ## redraw the graph pictures in docs/
