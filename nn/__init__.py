@@ -21,10 +21,10 @@ from .flow import FlowResult, gradient_flow
 from .layers import Embedding, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential, StateDictError
-from .recurrent import LSTM, RNN, LSTMCell, LSTMTrace, RNNCell, RNNTrace, Trace
+from .recurrent import GRU, LSTM, RNN, GRUCell, GRUTrace, LSTMCell, LSTMTrace, RNNCell, RNNTrace, Trace
 from .serialization import SerializationError, load, save
 
 __all__ = ["functional", "optim", "utils", "manual_seed", "Embedding", "Linear", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "MSELoss", "LoadResult", "Module", "ModuleList", "Parameter", "Sequential",
-           "StateDictError", "LSTM", "RNN", "LSTMCell", "LSTMTrace", "RNNCell", "RNNTrace", "Trace",
-           "SerializationError", "load", "save", "FlowResult", "gradient_flow"]
+           "StateDictError", "LSTM", "RNN", "GRU", "LSTMCell", "LSTMTrace", "RNNCell", "RNNTrace", "GRUCell",
+           "GRUTrace", "Trace", "SerializationError", "load", "save", "FlowResult", "gradient_flow"]

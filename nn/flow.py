@@ -14,6 +14,8 @@ at every step) is part of the measurement.
 
 A tanh RNN's hidden gradient can fall below float32's smallest number (about 1e-45) within a
 hundred steps: measure with a float64 copy of the model (``model.double()``) to see how far it falls.
+The layers measured are nn.RNN, nn.LSTM and nn.GRU; for the RNN and the GRU the memory path is h
+itself (a GRU's dh[t]/dh[t-1] contains diag(z[t])), for the LSTM it is C.
 """
 
 from dataclasses import dataclass
@@ -22,9 +24,11 @@ import numpy as np
 
 from tinygrad_lite import Tensor, grad
 
-from .recurrent import LSTM, RNN
+from .recurrent import GRU, LSTM, RNN
 
 __all__ = ["FlowResult", "gradient_flow"]
+
+RECURRENT = (RNN, LSTM, GRU)
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class FlowResult:
     """The gradient norms of one backward pass, indexed by time step as the layer's trace.
 
     h      array (T+1,): ||dL/dh[t]|| (Frobenius norm over batch and hidden units), t = 0..T
-    C      array (T+1,) with ||dL/dC[t]|| for an LSTM, None for an RNN
+    C      array (T+1,) with ||dL/dC[t]|| for an LSTM, None for an RNN or a GRU
     loss   the loss value (a float)
     layer  the 0-based index of the measured layer
 
@@ -51,13 +55,13 @@ class FlowResult:
         return len(self.h) - 1
 
     def state(self, which=None):
-        """The norms along the memory path: ``C`` for an LSTM, ``h`` for an RNN (or name one: "h"/"C")."""
+        """The norms along the memory path: ``C`` for an LSTM, ``h`` for an RNN or a GRU (or name one: "h"/"C")."""
         which = which or ("C" if self.C is not None else "h")
         if which not in ("h", "C"):
             raise ValueError(f"FlowResult: which must be 'h' or 'C', got {which!r}")
         norms = getattr(self, which)
         if norms is None:
-            raise ValueError("FlowResult: an RNN has no cell state C; use which='h'")
+            raise ValueError("FlowResult: an RNN or a GRU has no cell state C; use which='h'")
         return norms
 
     def ratio(self, which=None, first=1, last=None):
@@ -70,18 +74,19 @@ class FlowResult:
         return float(norms[first] / norms[last])
 
 
-def _recurrent_layer(model, recurrent):
-    """The nn.RNN/nn.LSTM whose trace to read: the given one, the model itself, or its only one."""
+def _recurrent_layer(model, recurrent, caller):
+    """The nn.RNN/LSTM/GRU whose trace to read: the given one, the model itself, or its only one."""
     if recurrent is not None:
-        if not isinstance(recurrent, (RNN, LSTM)):
-            raise TypeError(f"gradient_flow: recurrent must be an nn.RNN or nn.LSTM, got {type(recurrent).__name__}")
+        if not isinstance(recurrent, RECURRENT):
+            raise TypeError(f"{caller}: recurrent must be an nn.RNN, nn.LSTM or nn.GRU, "
+                            f"got {type(recurrent).__name__}")
         return recurrent
-    if isinstance(model, (RNN, LSTM)):
+    if isinstance(model, RECURRENT):
         return model
-    found = [m for m in model.modules() if isinstance(m, (RNN, LSTM))] if hasattr(model, "modules") else []
+    found = [m for m in model.modules() if isinstance(m, RECURRENT)] if hasattr(model, "modules") else []
     if len(found) != 1:
-        what = "no nn.RNN or nn.LSTM" if not found else f"{len(found)} recurrent layers"
-        raise ValueError(f"gradient_flow: the model holds {what}; pass the one to measure as recurrent=")
+        what = "no nn.RNN or nn.LSTM or nn.GRU" if not found else f"{len(found)} recurrent layers"
+        raise ValueError(f"{caller}: the model holds {what}; pass the one to measure as recurrent=")
     return found[0]
 
 
@@ -92,16 +97,16 @@ def _norm(g):
 def gradient_flow(model, inputs, loss_fn, *, recurrent=None, layer=-1):
     """Run ``loss_fn(model(inputs))`` and measure the gradient at every h[t] (and C[t]) of one layer.
 
-    model      a callable, usually an nn.Module holding one nn.RNN or nn.LSTM (or the layer itself)
+    model      a callable, usually an nn.Module holding one nn.RNN, nn.LSTM or nn.GRU (or the layer itself)
     inputs     what the model takes, passed as is: ``model(inputs)``
     loss_fn    output -> a one-element Tensor, e.g. ``lambda out: cross_entropy(out, y)``
-    recurrent  the nn.RNN / nn.LSTM to measure, when the model holds several (default: its only one)
+    recurrent  the nn.RNN / LSTM / GRU to measure, when the model holds several (default: its only one)
     layer      which of its layers (default: the last)
 
     Returns a FlowResult. Parameters' ``.grad`` are left untouched: the gradients are collected
     by ``tinygrad_lite.grad`` on the graph of this forward pass, which is then freed.
     """
-    rnn = _recurrent_layer(model, recurrent)
+    rnn = _recurrent_layer(model, recurrent, "gradient_flow")
     loss = loss_fn(model(inputs))
     if not isinstance(loss, Tensor) or loss.size != 1:
         raise TypeError(f"gradient_flow: loss_fn must return a one-element Tensor, got {loss!r:.80}")

@@ -1,13 +1,15 @@
-"""RNN and LSTM layers built only from tinygrad_lite ops, with every time step reachable.
+"""RNN, LSTM and GRU layers built only from tinygrad_lite ops, with every time step reachable.
 
 PyTorch's parameter names, shapes and gate order, so weights move both ways: layer k has
 ``weight_ih_l{k}`` (G*H, in), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}``
-(G*H), G = 4 for the LSTM (rows in the order i, f, g, o) and 1 for the RNN; every one is drawn
-from U(-1/sqrt(H), 1/sqrt(H)).
+(G*H), G = 4 for the LSTM (rows in the order i, f, g, o), 3 for the GRU (r, z, n) and 1 for the
+RNN; every one is drawn from U(-1/sqrt(H), 1/sqrt(H)).
 
 How a layer runs (the fast way, and the backward comes for free from the ops):
 
-* the input projection of all T steps is one matmul, ``xW = x @ W_ih.T + b_ih + b_hh``;
+* the input projection of all T steps is one matmul, ``xW = x @ W_ih.T + b_ih + b_hh`` (for the
+  GRU without b_hh's n-part: the reset gate scales ``W_hn h + b_hn`` as a whole, so b_hn is added
+  in every step);
 * each step t takes its slice ``xW[t]`` (the engine sums all the slices' gradients into one
   buffer) and does one matmul ``h[t-1] @ W_hh.T`` for all gates, then slices the gates out of
   the (B, 4H) result as views.
@@ -20,6 +22,11 @@ Reaching the internals. After every forward, ``layer.traces`` holds one Trace pe
   pre-activations ``a_i[t] a_f[t] a_g[t] a_o[t]`` (views of gates[t]), the gates ``i[t] f[t]
   g[t] o[t]``, ``fC[t]`` (f ⊙ C[t-1]), ``ig[t]`` (i ⊙ g), ``C[t]``, ``tanhC[t]`` and ``h[t]``;
 * RNN: ``xW[t]``, ``hW[t]``, ``a[t]`` (the pre-activation) and ``h[t]``;
+* GRU: ``xW[t]``, ``hW[t]`` (h[t-1] @ W_hh.T), their gate slices ``xW_r[t] xW_z[t] xW_n[t]``
+  and ``hW_r[t] hW_z[t]``, ``hn[t]`` (W_hn h[t-1] + b_hn; with a bias its slice of hW is
+  ``hW_n[t]``), the pre-activations ``a_r[t] a_z[t] a_n[t]``, the gates ``r[t] z[t]``,
+  ``rhn[t]`` (r ⊙ hn), the candidate ``n[t]``, ``1-z[t]``, ``(1-z)n[t]``, ``zh[t]`` (z ⊙ h[t-1])
+  and ``h[t]``;
 * outside the steps: ``xW`` (the hoisted projection, (T, B, G*H); ``xW[t]`` is its numpy row
   t-1), the initial states ``h[0]`` and ``C[0]``, each layer's stacked outputs ``out``, and the
   results ``output``, ``h_n``, ``c_n``.
@@ -40,7 +47,7 @@ from tinygrad_lite import ShapeError, Tensor, stack
 from ._rng import generator, uniform
 from .module import Module, Parameter, as_tensor, check_sizes
 
-__all__ = ["Trace", "LSTMTrace", "RNNTrace", "RNN", "LSTM", "RNNCell", "LSTMCell"]
+__all__ = ["Trace", "LSTMTrace", "RNNTrace", "GRUTrace", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 class Trace:
@@ -81,6 +88,13 @@ class RNNTrace(Trace):
     fields = ("h", "a")
 
 
+class GRUTrace(Trace):
+    """A GRU layer's Trace: ``h`` (index 0 = initial state), the gates ``r z``, the candidate ``n``,
+    the pre-activations ``a_r a_z a_n`` and ``hn`` = W_hn h[t-1] + b_hn (index 0 = None)."""
+
+    fields = ("h", "r", "z", "n", "a_r", "a_z", "a_n", "hn")
+
+
 def _named(tensor, name):
     tensor.name = name
     return tensor
@@ -111,12 +125,31 @@ def rnn_step(xW, h_prev, W_hh_T, relu):
     return a, h
 
 
+def gru_step(xW, h_prev, W_hh_T, b_hn, H):
+    """One GRU step from xW = x W_ih^T + b_ih + [b_hr b_hz 0]; gate order r, z, n; b_hn may be None."""
+    hW = h_prev @ W_hh_T                              # every hidden projection at once, (B, 3H)
+    a_r = xW[:, :H] + hW[:, :H]
+    a_z = xW[:, H:2 * H] + hW[:, H:2 * H]
+    r = a_r.sigmoid()                                 # reset gate: how much of h_prev the candidate sees
+    z = a_z.sigmoid()                                 # update gate: how much of h_prev to keep
+    hn = hW[:, 2 * H:] if b_hn is None else hW[:, 2 * H:] + b_hn  # W_hn h + b_hn, what r scales
+    a_n = xW[:, 2 * H:] + r * hn
+    n = a_n.tanh()                                    # the candidate state
+    write = 1 - z
+    h = write * n + z * h_prev                        # (1 - z) ⊙ n writes, z ⊙ h_prev keeps
+    return xW, hW, a_r, a_z, hn, r, z, a_n, n, write, h
+
+
 # What each step returns, by name, and the names of the unnamed tensors inside its equations,
-# found from the graph: gates = xW + hW, C = fC + ig, h = o * tanhC, a = xW + hW.
+# found from the graph: gates = xW + hW, C = fC + ig, h = o * tanhC, a = xW + hW; for the GRU
+# a_r = xW_r + hW_r, a_n = xW_n + rhn, h = (1-z)n + zh, and with a bias hn = hW_n + b_hn.
 LSTM_STEP = ("gates", "a_i", "a_f", "a_g", "a_o", "i", "f", "g", "o", "C", "h")
 LSTM_INSIDE = {"gates": ("xW", "hW"), "C": ("fC", "ig"), "h": (None, "tanhC")}
 RNN_STEP = ("a", "h")
 RNN_INSIDE = {"a": ("xW", "hW")}
+GRU_STEP = ("xW", "hW", "a_r", "a_z", "hn", "r", "z", "a_n", "n", "1-z", "h")
+GRU_INSIDE = {"a_r": ("xW_r", "hW_r"), "a_z": ("xW_z", "hW_z"), "a_n": ("xW_n", "rhn"), "h": ("(1-z)n", "zh")}
+GRU_INSIDE_BIAS = {**GRU_INSIDE, "hn": ("hW_n", None)}  # only with b_hn is hW's n-part a tensor of its own
 
 
 def name_step(values, names, inside, pre, tag):
@@ -152,6 +185,17 @@ def _add_forget_bias(module, names, forget_bias):
         getattr(module, name).data[H:2 * H] += forget_bias  # a new parameter: no graph holds it yet
 
 
+def _both_biases(b_ih, b_hh):
+    """The biases that join the input projection: all of b_ih and b_hh (RNN, LSTM)."""
+    return b_ih + b_hh
+
+
+def _gru_input_biases(b_ih, b_hh):
+    """b_ih and the r, z parts of b_hh: r scales W_hn h + b_hn as a whole, so b_hn stays in the step."""
+    H = b_hh.shape[0] // 3
+    return b_ih + b_hh * np.r_[np.ones(2 * H), np.zeros(H)].astype(b_hh.dtype)
+
+
 def _unpack_state(module, state, names):
     """An LSTM's (h, c) state: the caller's pair, or (None, None) when it is omitted."""
     if state is None:
@@ -167,6 +211,7 @@ def _unpack_state(module, state, names):
 
 class _Recurrent(Module):
     gate_count = 1
+    input_biases = staticmethod(_both_biases)
 
     def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dtype, rng):
         super().__init__()
@@ -224,7 +269,7 @@ class _Recurrent(Module):
         xw = flat @ getattr(self, f"weight_ih_l{k}").T
         if self.bias:
             # add the two small bias vectors first: one pass over the (T*B, G*H) projection, not two
-            xw = xw + (getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}"))
+            xw = xw + self.input_biases(getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}"))
         return _named(xw.reshape(T, B, self.gate_count * self.hidden_size), pre + "xW")
 
     def _run(self, x, initial_states):
@@ -332,12 +377,53 @@ class LSTM(_Recurrent):
         return trace
 
 
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho et al. 2014), in PyTorch's form and layout (rows r, z, n).
+
+    ``out, h_n = gru(x, h0=None)``, shapes as RNN. Per step, with σ the sigmoid::
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr) ;  z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)) ;  h[t] = (1 - z) ⊙ n + z ⊙ h[t-1]
+
+    The update gate z is the GRU's memory path: dh[t]/dh[t-1] contains diag(z). After the call,
+    ``gru.traces`` / ``gru.trace`` hold GRUTraces (see module doc).
+    """
+
+    gate_count = 3
+    input_biases = staticmethod(_gru_input_biases)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, rng)
+
+    def forward(self, x, h0=None):
+        x = self._sequence(x)
+        h = self._initial(h0, "h", x.shape[1], self.weight_ih_l0.dtype)
+        output = self._run(x, [{"h": h_k} for h_k in h])
+        return output, _named(stack([tr.h[-1] for tr in self.traces]), "h_n")
+
+    def _layer(self, k, xw, initial, pre):
+        trace = GRUTrace(k, **initial)
+        w_hh_t = getattr(self, f"weight_hh_l{k}").T
+        H = self.hidden_size
+        b_hn = _named(getattr(self, f"bias_hh_l{k}")[2 * H:], pre + "b_hn") if self.bias else None
+        inside = GRU_INSIDE_BIAS if self.bias else GRU_INSIDE
+        h = trace.h[0]
+        for t in range(1, xw.shape[0] + 1):
+            step = name_step(gru_step(xw[t - 1], h, w_hh_t, b_hn, H), GRU_STEP, inside, pre, f"[{t}]")
+            h = step["h"]
+            for field in trace.fields:
+                getattr(trace, field).append(step[field])
+        return trace
+
+
 # ---------------------------------------------------------------------------------------------
 # single steps
 
 
 class _Cell(Module):
     gate_count = 1
+    input_biases = staticmethod(_both_biases)
 
     def __init__(self, input_size, hidden_size, bias, dtype, rng):
         super().__init__()
@@ -360,7 +446,7 @@ class _Cell(Module):
                              f"got {x.shape}")
         xw = x @ self.weight_ih.T
         if self.bias:
-            xw = xw + self.bias_ih + self.bias_hh
+            xw = xw + self.input_biases(self.bias_ih, self.bias_hh)
         return _named(xw, "xW")
 
     def _state(self, state, what, B):
@@ -413,3 +499,22 @@ class LSTMCell(_Cell):
         step = lstm_step(xw, self._state(h, "h", B), self._state(c, "C", B), self.weight_hh.T, self.hidden_size)
         step = name_step(step, LSTM_STEP, LSTM_INSIDE, "", "")
         return step["h"], step["C"]
+
+
+class GRUCell(_Cell):
+    """One GRU step: ``h = cell(x, h=None)``, shapes as RNNCell; the equations and names of GRU
+    (parameters without ``_l{k}``, tensors ``xW``, ``r``, ``z``, ``n``, ``hn``, ``h``, ...)."""
+
+    gate_count = 3
+    input_biases = staticmethod(_gru_input_biases)
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, bias, dtype, rng)
+
+    def forward(self, x, h=None):
+        xw = self._input(x)
+        h = self._state(h, "h", xw.shape[0])
+        H = self.hidden_size
+        b_hn = _named(self.bias_hh[2 * H:], "b_hn") if self.bias else None
+        step = gru_step(xw, h, self.weight_hh.T, b_hn, H)
+        return name_step(step, GRU_STEP, GRU_INSIDE_BIAS if self.bias else GRU_INSIDE, "", "")["h"]
