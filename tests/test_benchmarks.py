@@ -100,3 +100,8 @@ def test_memory_and_per_op_targets():
     rows = {name: ok for name, _, ok in report.target_rows(res)}
     assert not rows["per-op overhead below torch eager's"]
     assert not rows["long: peak memory ≤ 1.5 × bytes backward must keep"]
+
+
+def test_fastest_turns_ignore_a_burst_of_load():
+    run = compare.fastest([1.0, 3.0, 1.1], [2.5, 1.02, 1.05])
+    assert (run["base"], run["other"]) == (1.0, 1.02) and run["ratio"] == pytest.approx(1.02)
