@@ -17,7 +17,7 @@ default generator is seeded by ``nn.manual_seed``).
 
 from . import functional, optim, utils
 from ._rng import manual_seed
-from .flow import FlowResult, gradient_flow
+from .flow import FlowResult, JacobianNorms, gradient_flow, jacobian_norms
 from .layers import Embedding, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential, StateDictError
@@ -27,4 +27,5 @@ from .serialization import SerializationError, load, save
 __all__ = ["functional", "optim", "utils", "manual_seed", "Embedding", "Linear", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "MSELoss", "LoadResult", "Module", "ModuleList", "Parameter", "Sequential",
            "StateDictError", "LSTM", "RNN", "GRU", "LSTMCell", "LSTMTrace", "RNNCell", "RNNTrace", "GRUCell",
-           "GRUTrace", "Trace", "SerializationError", "load", "save", "FlowResult", "gradient_flow"]
+           "GRUTrace", "Trace", "SerializationError", "load", "save", "FlowResult", "gradient_flow",
+           "JacobianNorms", "jacobian_norms"]
