@@ -344,3 +344,75 @@ def test_bad_options_are_errors():
             viz.to_dot(x * 2, **options)
     with pytest.raises(TypeError, match="Tensor"):
         viz.to_dot([x, "y"])
+
+
+# ---- one colour scale for several pictures ------------------------------------------------------
+
+def scaled_chain(factor):
+    """a -> b = a * factor -> c = b * factor, after backward from c: ‖grad‖ of c 1, b factor, a factor²."""
+    a = Tensor([1.0], requires_grad=True, name="a")
+    b = a * factor
+    b.name = "b"
+    c = b * factor
+    c.name = "c"
+    viz.retain_grads(c)
+    c.backward(retain_graph=True)
+    return c
+
+
+def strokes_by_tail(svg):
+    """{name of the tensor an edge leaves: (stroke colour, stroke width)} of a rendered chain,
+    for the edges that leave a tensor node (into the op that consumes it)."""
+    names = {title: texts(g)[0] for title, g in groups(svg, "node").items() if title.startswith("t")}
+    strokes = {}
+    for title, g in groups(svg, "edge").items():
+        tail = title.split("->")[0]
+        if tail in names:
+            path = g.find(SVG + "path")
+            strokes[names[tail]] = (path.get("stroke"), float(path.get("stroke-width", 1)))
+    return strokes
+
+
+@needs_dot
+def test_a_shared_grad_range_gives_equal_norms_equal_colours_in_two_pictures():
+    small, large = scaled_chain(10.0), scaled_chain(100.0)  # ‖grad a‖ 100 and 10,000
+    assert viz.shared_grad_range(small, large) == (1.0, 1e4)
+    own = strokes_by_tail(svg_of(small)), strokes_by_tail(svg_of(large))
+    assert own[0]["a"] == own[1]["a"]  # each on its own scale: 100 and 10,000 look alike
+    shared = [svg_of(c, grad_range=viz.shared_grad_range(small, large)) for c in (small, large)]
+    a_small, b_large = strokes_by_tail(shared[0])["a"], strokes_by_tail(shared[1])["b"]
+    assert a_small == b_large == ("#fd8d3c", 2.8)  # both 100: halfway up the log range 1 .. 10,000
+    assert strokes_by_tail(shared[1])["a"] == ("#a50f15", 5.0)  # 10,000: the top
+    for svg in shared:  # one legend for both, saying the range was given
+        shown = texts(svg)
+        assert {"1.0e+00", "1.0e+04"} <= set(shown)
+        assert any("over the given grad_range" in text for text in shown)
+
+
+def test_grad_range_clamps_norms_outside_it_to_its_end_colours():
+    dot = viz.to_dot(scaled_chain(10.0), grad_range=(5.0, 50.0))  # norms 1, 10, 100
+    widths = [float(w) for w in re.findall(r"penwidth=([\d.]+)", dot)]
+    assert min(widths) == 0.6 and max(widths) == 5.0
+    assert "5.0e+00" in dot and "5.0e+01" in dot and "1.0e+02" not in dot
+
+
+def test_bad_grad_ranges_and_no_gradients_are_clear_errors():
+    x = Tensor([1.0], requires_grad=True)
+    for bad in ((0.0, 1.0), (2.0, 1.0), (1.0, float("inf")), (1.0,), 5.0, ("low", "high")):
+        with pytest.raises(ValueError, match="grad_range"):
+            viz.to_dot(x * 2, grad_range=bad)
+    with pytest.raises(ValueError, match="run backward first"):
+        viz.shared_grad_range(x * 2)
+
+
+@needs_dot
+def test_node_ids_name_the_nodes_of_the_rendered_picture():
+    loss, params = mlp()
+    ids = viz.node_ids(loss)
+    nodes = groups(svg_of(loss, params=params), "node")
+    for name, tensor in {"loss": loss, **params}.items():
+        tensor_node, op_node = ids[id(tensor)]
+        assert name in texts(nodes[tensor_node])
+        assert (op_node in nodes) == (tensor.grad_fn is not None)
+    cells = viz.node_ids(recurrent(nn.LSTM(N_IN, H, rng=0)), view="cells")
+    assert {tensor_node for tensor_node, _ in cells.values()} >= {f"c{t}" for t in range(1, T + 1)}

@@ -23,7 +23,9 @@ What a picture shows:
   computed from them alone are left out.
 * gradients (after ``backward``): an edge's colour and width follow log10 of the gradient norm
   of the tensor it touches (the input of an op for edges into an op, its result for edges out),
-  scaled over the range of norms in the picture and shown in the legend.
+  scaled over the range of norms in the picture and shown in the legend; ``grad_range=(lo, hi)``
+  fixes that range instead, so that two pictures' colours can be compared
+  (``shared_grad_range(loss_a, loss_b)`` gives the range of both).
 
 Every user-given text is escaped: characters that are not printable are shown as Python
 escapes (``\\n``, ``\\x07``, ``\\u200b``), the rest literally, and no name can change the
@@ -41,7 +43,7 @@ import numpy as np
 
 from .engine import Tensor, walk
 
-__all__ = ["draw_graph", "to_dot", "save", "retain_grads", "GraphvizNotFound"]
+__all__ = ["draw_graph", "to_dot", "save", "retain_grads", "shared_grad_range", "node_ids", "GraphvizNotFound"]
 
 INSTALL_HINT = ("Install the Graphviz programs: Debian/Ubuntu: sudo apt-get install graphviz; "
                 "macOS: brew install graphviz; conda: conda install -c conda-forge graphviz "
@@ -96,7 +98,7 @@ class Drawing(graphviz.Digraph):
 
 
 def draw_graph(roots, *, view="ops", values=False, grads=None, params=None, max_nodes=2000,
-               rankdir="TB", title=None):
+               rankdir="TB", title=None, grad_range=None):
     """The graph behind ``roots`` (a Tensor or a list of them) as a ``graphviz.Digraph``.
 
     view       "ops": every tensor and op, steps in clusters; "cells": one node per time step.
@@ -107,11 +109,14 @@ def draw_graph(roots, *, view="ops", values=False, grads=None, params=None, max_
                graph says so in the picture and in a warning.
     rankdir    Graphviz's direction: "TB" (time runs down the page) or "LR" (to the right).
     title      a caption above the legend.
+    grad_range (lo, hi): the gradient norms that get the palest and the darkest colour, norms
+               outside it the end colours; None: the range of the norms in this picture.
+               Give two pictures the same range (``shared_grad_range``) to compare their colours.
 
     Building it needs no Graphviz program; rendering (``.pipe()``, ``.render()``, ``save()``,
     Jupyter's display) does, and says how to install it when it is missing.
     """
-    body = _body(roots, view, values, grads, params, max_nodes, rankdir, title)
+    body = _body(roots, view, values, grads, params, max_nodes, rankdir, title, grad_range)
     return Drawing(_GRAPH, body=body)
 
 
@@ -132,6 +137,38 @@ def save(roots, path, format=None, **options):
                          ".svg, or pass format=")
     path.write_bytes(draw_graph(roots, **options).pipe(format=format))
     return path
+
+
+def shared_grad_range(*graphs):
+    """(lo, hi): the smallest and largest positive finite gradient norm over the tensors behind
+    every one of ``graphs`` (each a Tensor or a list of them), for ``draw_graph(grad_range=...)``.
+
+    These are the norms each picture would scale over by itself, so one range covers them all.
+    """
+    norms = []
+    for roots in graphs:
+        for t in walk(_as_roots(roots, "shared_grad_range"), constants=True, op="shared_grad_range")[0]:
+            if t.grad is not None:
+                norms.append(_grad_norm(t))
+    norms = [n for n in norms if 0 < n < math.inf]
+    if not norms:
+        raise ValueError("shared_grad_range: no tensor behind these graphs has a positive finite gradient; "
+                         "run backward first (with viz.retain_grads(root) before it for the intermediates)")
+    return min(norms), max(norms)
+
+
+def node_ids(roots, *, view="ops", max_nodes=2000):
+    """{id(tensor): (node of the tensor, node of its op)}: the DOT node names that
+    ``draw_graph(roots, view=view, max_nodes=max_nodes)`` gives each tensor it draws.
+
+    In the op view "t{i}" and "o{i}" (a leaf has no op node), in the cell view a step's tensors
+    share its node "c{t}"; tensors the picture leaves out have no entry. The SVG that Graphviz
+    renders names each node by a ``<title>`` of that text.
+    """
+    _check_view(view, "node_ids")
+    tensors, _ = walk(_as_roots(roots, "node_ids"), constants=True, limit=max_nodes, op="node_ids")
+    tensors, step = _forward_order(tensors)
+    return _units(tensors, step, view == "cells")
 
 
 def retain_grads(roots):
@@ -200,10 +237,30 @@ def _step_of(name):
 # the picture
 
 
-def _body(roots, view, values, grads, params, max_nodes, rankdir, title):
-    """The lines of the DOT graph's body."""
+def _check_view(view, op):
     if view not in ("ops", "cells"):
-        raise ValueError(f"draw_graph: view must be 'ops' or 'cells', got {view!r}")
+        raise ValueError(f"{op}: view must be 'ops' or 'cells', got {view!r}")
+
+
+def _check_range(grad_range):
+    """The (lo, hi) of a fixed colour scale: two positive finite numbers, lo <= hi."""
+    try:
+        lo, hi = (float(v) for v in grad_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"draw_graph: grad_range must be a pair (lo, hi) of gradient norms, got {grad_range!r}") from None
+    if not (0 < lo <= hi < math.inf):
+        raise ValueError(f"draw_graph: grad_range needs 0 < lo <= hi < inf (norms on a log scale), got ({lo}, {hi})")
+    return lo, hi
+
+
+def _grad_norm(t):
+    return float(np.linalg.norm(np.asarray(t.grad.data, dtype=np.float64)))
+
+
+def _body(roots, view, values, grads, params, max_nodes, rankdir, title, grad_range):
+    """The lines of the DOT graph's body."""
+    _check_view(view, "draw_graph")
+    fixed = None if grad_range is None else _check_range(grad_range)
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw_graph: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
@@ -218,8 +275,8 @@ def _body(roots, view, values, grads, params, max_nodes, rankdir, title):
     if grads is not False:
         for t in tensors:
             if t.grad is not None:
-                norms[id(t)] = float(np.linalg.norm(np.asarray(t.grad.data, dtype=np.float64)))
-    scale = _LogScale(norms.values()) if norms else None
+                norms[id(t)] = _grad_norm(t)
+    scale = _LogScale(norms.values(), fixed) if norms else None
 
     edges, leaving = _edges(tensors, step, units, cells, norms, scale)
     body = [line.format(rankdir=rankdir) for line in _HEADER]
@@ -417,9 +474,14 @@ def _edge_style(norm, scale):
 
 
 class _LogScale:
-    """Maps a gradient norm to [0, 1] by log10, over the positive finite norms present."""
+    """Maps a gradient norm to [0, 1] by log10, over the positive finite norms present or over
+    a fixed range (lo, hi) of norms; norms outside the range get its ends."""
 
-    def __init__(self, norms):
+    def __init__(self, norms, fixed=None):
+        self.fixed = fixed is not None
+        if fixed is not None:
+            self.lo, self.hi = math.log10(fixed[0]), math.log10(fixed[1])
+            return
         logs = [math.log10(n) for n in norms if 0 < n < math.inf]
         self.lo, self.hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
 
@@ -445,7 +507,8 @@ def _caption(title, scale, cut, max_nodes):
     if cut:
         rows.append(f'<FONT COLOR="#b2182b">{_escape(_cut_message(max_nodes))}</FONT>')
     if scale is not None:
-        rows.append("edge colour and width: ‖grad‖ of the tensor the edge touches, log scale;")
+        over = "log scale over the given grad_range" if scale.fixed else "log scale"
+        rows.append(f"edge colour and width: ‖grad‖ of the tensor the edge touches, {over};")
         rows.append("grey: no gradient kept (call viz.retain_grads(root) before backward)")
         cells = []
         for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
