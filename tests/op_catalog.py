@@ -120,6 +120,24 @@ def _getitem_array_draw(data):
     return [x], {"index": np.array(rows)}  # repeats included: their gradients must add up
 
 
+def _scatter_add_draw(data):
+    """g and the index of x[index] for a drawn x: the values scattered back into x's shape."""
+    n = data.draw(st.integers(1, 5))
+    rows = data.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6))
+    g = data.draw(arrays((len(rows),) + data.draw(shapes(max_dims=2))))
+    return [g], {"index": np.array(rows), "shape": (n,) + g.shape[1:]}
+
+
+def _scatter_add(g, index, shape):
+    from tinygrad_lite import ops
+    from tinygrad_lite.engine import _unary
+    return _unary(ops.ScatterAdd, g, index, False, shape)
+
+
+def _torch_scatter_add(t, g, index, shape):
+    return t.zeros(shape, dtype=g.dtype).index_put((t.from_numpy(index),), g, accumulate=True)
+
+
 def _clip_draw(data):
     x = data.draw(arrays(shapes(), values=separated(0.1, 0.05, limit=30)))
     lo, hi = data.draw(st.sampled_from([(-0.5, 0.5), (None, 0.2), (-1.0, None)]))
@@ -214,6 +232,8 @@ CATALOG = [
     Op("GetItem", _getitem_basic_draw, lambda x, index: x[index], None),  # torch has no negative steps
     Op("GetItem", _getitem_array_draw, lambda x, index: x[index],
        lambda t, x, index: x[t.from_numpy(index)]),
+    # the gradient of indexing as an op of its own (what create_graph records for x[index])
+    Op("ScatterAdd", _scatter_add_draw, _scatter_add, _torch_scatter_add),
     Op("Stack", _stack_draw, lambda *xs, axis: tl.stack(xs, axis), lambda t, *xs, axis: t.stack(xs, axis)),
     Op("Concatenate", _concat_draw, lambda *xs, axis: tl.concatenate(xs, axis),
        lambda t, *xs, axis: t.cat(xs, axis)),

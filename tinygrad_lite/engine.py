@@ -320,12 +320,14 @@ def walk(roots, constants=False, limit=None, op="backward"):
 # ---- backward -------------------------------------------------------------------------------
 
 
-def _run_backward(roots, seeds, retain_graph, capture=None):
+def _run_backward(roots, seeds, retain_graph, capture=None, graph_vjp=None):
     """Propagate the seeds to every tensor of the graph, each node exactly once.
 
     ``capture`` maps id(tensor) to None for ``grad()``: those gradients are collected there
     and no ``.grad`` is written. ``.grad`` is written only once the whole walk succeeded, so a
-    hook that raises leaves every ``.grad`` as it was.
+    hook that raises leaves every ``.grad`` as it was. ``graph_vjp`` (higher.py, for
+    create_graph) runs each VJP on Tensors instead of arrays: the seeds are Tensors then, and
+    so is every gradient.
     """
     tensors, _ = walk(roots)
     for root, seed in zip(roots, seeds):
@@ -336,7 +338,7 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
             root._gown = True
     finished = []  # (tensor, gradient, owned) to add into .grad at the end
     try:
-        _propagate([r for r in dict.fromkeys(roots) if r._deps == 0], retain_graph, capture, finished)
+        _propagate([r for r in dict.fromkeys(roots) if r._deps == 0], retain_graph, capture, finished, graph_vjp)
     except BaseException:
         if not retain_graph:  # the graph is half freed: give the leaves their arrays back
             for t in tensors:
@@ -346,7 +348,7 @@ def _run_backward(roots, seeds, retain_graph, capture=None):
         _accumulate(t, g, owned)
 
 
-def _propagate(ready, retain_graph, capture, finished):
+def _propagate(ready, retain_graph, capture, finished, graph_vjp):
     while ready:
         t = ready.pop()
         g, owned = t._g, t._gown
@@ -365,7 +367,10 @@ def _propagate(ready, retain_graph, capture, finished):
                 _thaw(t)
             continue
         parents = ctx.parents
-        grads = ctx.backward(g) if g is not None else (None,) * len(parents)
+        if g is None:
+            grads = (None,) * len(parents)
+        else:
+            grads = ctx.backward(g) if graph_vjp is None else graph_vjp(ctx, t, g)
         if _checks is not None:
             _checks.backward(t, g, grads)
         if not retain_graph:
@@ -376,7 +381,10 @@ def _propagate(ready, retain_graph, capture, finished):
                     _thaw(p)  # a constant this graph froze
                 continue
             if pg is not None:
-                _add_gradient(p, pg)
+                if graph_vjp is None:
+                    _add_gradient(p, pg)
+                else:
+                    _add_tensor_gradient(p, pg)
             p._deps -= 1
             if p._deps == 0:
                 ready.append(p)
@@ -409,9 +417,20 @@ def _add_gradient(p, pg):
         p._gown = True
 
 
+def _add_tensor_gradient(p, pg):
+    """``_add_gradient`` for create_graph: the same steps as ops on Tensors, which record a graph."""
+    if pg.shape != p._data.shape:
+        pg = sum_to_shape(pg, p._data.shape)  # .sum(axis=..., keepdims=...) works on Tensors too
+    if pg.dtype != p._data.dtype:
+        pg = pg.astype(p._data.dtype)
+    p._g = pg if p._g is None else p._g + pg
+
+
 def _accumulate(t, g, owned):
     """Add a finished gradient into ``t.grad`` (a Tensor of t's shape and dtype)."""
-    if t._grad is None:
+    if isinstance(g, Tensor):  # create_graph: .grad keeps the gradient's graph
+        t._grad = g if t._grad is None else t._grad + g
+    elif t._grad is None:
         t._grad = _const(g if owned and g.flags.writeable else np.array(g))
     else:
         acc = t._grad._data

@@ -22,10 +22,11 @@ class Hooks:
 
     def run(self, t, g, owned, finished):
         """Call each hook on ``g``; a returned gradient replaces it. Returns (g, owned)."""
+        graph = isinstance(g, Tensor)  # create_graph: the hook sees (and may return) a graph
         for fn in self.fns:
-            result = fn(_const(g))
+            result = fn(g if graph else _const(g))
             if result is not None:
-                g, owned = _checked(fn, result, t), False
+                g, owned = _checked(fn, result, t, graph), False
         if self.retain and t._ctx is not None:
             finished.append((t, g, False))  # written into .grad when backward has succeeded
         return g, owned
@@ -68,7 +69,7 @@ def retain_grad(self):
     return self
 
 
-def _checked(fn, result, t):
+def _checked(fn, result, t, graph):
     """A hook's returned gradient as an array of t's shape and dtype, or an error naming the hook."""
     name = getattr(fn, "__qualname__", repr(fn))
     try:
@@ -81,6 +82,8 @@ def _checked(fn, result, t):
     if raw.shape != t.shape:
         raise ShapeError(f"register_hook: the hook {name} returned a gradient of shape {raw.shape} "
                          f"for tensor{label(t)} of shape {t.shape}")
+    if graph:
+        return result.astype(t._data.dtype) if isinstance(result, Tensor) else _const(raw.astype(t._data.dtype))
     return raw.astype(t._data.dtype, copy=False)
 
 

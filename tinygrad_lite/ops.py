@@ -2,11 +2,20 @@
 
 An op is a small class. ``forward`` receives numpy arrays (and plain Python options such as
 ``axis``), keeps what its derivative needs on ``self`` and returns the result array.
-``backward`` receives the gradient ``g`` of the loss with respect to that result and returns
-one gradient per input, ``None`` for inputs that do not require one (``parent._rg`` is the
-``requires_grad`` flag, read directly: a property call on every backward adds up): an op may skip
-a gradient nobody needs. The engine in ``engine.py`` sets ``self.parents`` (the input Tensors)
-and does all the bookkeeping.
+``backward(g, F)`` receives the gradient ``g`` of the loss with respect to that result and
+returns one gradient per input, ``None`` for inputs that do not require one (``parent._rg`` is
+the ``requires_grad`` flag, read directly: a property call on every backward adds up): an op may
+skip a gradient nobody needs. The engine in ``engine.py`` sets ``self.parents`` (the input
+Tensors) and does all the bookkeeping.
+
+One VJP serves both orders. A VJP uses only what numpy arrays and Tensors share (operators,
+``@``, ``.T``, ``.sum(axis=, keepdims=)``, ``.reshape``, indexing) and the few functions of the
+namespace ``F`` (``where``, ``exp``, ``sign``, ``index_grad``...). For a first-order backward
+the engine passes numpy arrays and ``F = NUMPY``. Under ``create_graph=True`` it runs the very
+same method on Tensors, with ``F`` the Tensor functions (``higher.py``), so the gradient is
+itself a graph that can be differentiated again. For that the saved fields follow one rule:
+``x`` and ``y`` hold the inputs, ``out`` the result; any other array is a constant (a mask,
+an index), whose derivative is zero where it is defined.
 
 Rules that keep the engine fast and correct:
 
@@ -17,11 +26,12 @@ Rules that keep the engine fast and correct:
   once, for every op; so an op that needs its inputs only for their shapes keeps nothing.
 * Indexing returns an ``IndexGrad`` instead of a zero-filled array, so that slicing one tensor
   many times (``xw[t]`` for every time step) accumulates into a single buffer: O(T), not O(T²).
+* In-place updates (``d *= g``) are fine on a new array: on a Tensor they simply make a new node.
 """
 
 import numpy as np
 
-__all__ = ["Function", "IndexGrad", "sum_to_shape"]
+__all__ = ["Function", "IndexGrad", "sum_to_shape", "NUMPY"]
 
 
 class Function:
@@ -32,7 +42,7 @@ class Function:
     def forward(self, *args):  # pragma: no cover - every op overrides it
         raise NotImplementedError
 
-    def backward(self, g):  # pragma: no cover
+    def backward(self, g, F):  # pragma: no cover
         raise NotImplementedError
 
     @property
@@ -72,6 +82,28 @@ class IndexGrad:
         return buffer
 
 
+class NUMPY:
+    """The functions a VJP may call on numpy arrays (higher.py has the same names for Tensors)."""
+
+    where = staticmethod(np.where)
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    sign = staticmethod(np.sign)
+    expand_dims = staticmethod(np.expand_dims)
+    squeeze = staticmethod(np.squeeze)
+    swapaxes = staticmethod(np.swapaxes)
+    broadcast_to = staticmethod(np.broadcast_to)
+
+    @staticmethod
+    def index_grad(g, index, unique, shape):
+        return IndexGrad(index, g, unique)
+
+    @staticmethod
+    def value(a):
+        """The array behind a value: to compute a constant (a mask, a count) from an input."""
+        return a
+
+
 # ---------------------------------------------------------------------------------------------
 # elementwise, one input
 
@@ -82,8 +114,8 @@ class Neg(Function):
     def forward(self, x):
         return np.negative(x)
 
-    def backward(self, g):
-        return (np.negative(g),)
+    def backward(self, g, F=NUMPY):
+        return (-g,)
 
 
 class Exp(Function):
@@ -93,7 +125,7 @@ class Exp(Function):
         self.out = np.exp(x)
         return self.out
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return (g * self.out,)
 
 
@@ -104,7 +136,7 @@ class Log(Function):
         self.x = x
         return np.log(x)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return (g / self.x,)
 
 
@@ -115,7 +147,7 @@ class Sqrt(Function):
         self.out = np.sqrt(x)
         return self.out
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return (g / (2 * self.out),)
 
 
@@ -126,8 +158,8 @@ class Abs(Function):
         self.x = x
         return np.abs(x)
 
-    def backward(self, g):
-        return (g * np.sign(self.x),)  # 0 at x == 0, as PyTorch
+    def backward(self, g, F=NUMPY):
+        return (g * F.sign(self.x),)  # 0 at x == 0, as PyTorch
 
 
 # exp(x) overflows past these inputs (and numpy warns); sigmoid is 1 to the last bit there.
@@ -148,7 +180,7 @@ class Sigmoid(Function):
         self.out = np.divide(e, e + 1, out=e)
         return self.out
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         # g * s * (1 - s) with one new array instead of three: the products go in place
         # (a 0-d s gives a numpy scalar here, and *= then simply makes a new scalar)
         s = self.out
@@ -165,7 +197,7 @@ class Tanh(Function):
         self.out = np.tanh(x)
         return self.out
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         t = self.out
         d = 1 - t * t
         d *= g  # in place, as Sigmoid does
@@ -179,24 +211,24 @@ class Relu(Function):
         self.x = x
         return np.maximum(x, 0)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return (g * (self.x > 0),)  # 0 at x == 0, as PyTorch
 
 
 class Clip(Function):
-    __slots__ = ("x", "lo", "hi")
+    __slots__ = ("inside",)
 
     def forward(self, x, lo, hi):
-        self.x, self.lo, self.hi = x, lo, hi
+        inside = True  # the boundaries pass the gradient, as torch.clamp
+        if lo is not None:
+            inside = x >= lo
+        if hi is not None:
+            inside = inside & (x <= hi)
+        self.inside = inside
         return np.clip(x, lo, hi)
 
-    def backward(self, g):
-        x, inside = self.x, True  # the boundaries pass the gradient, as torch.clamp
-        if self.lo is not None:
-            inside = x >= self.lo
-        if self.hi is not None:
-            inside = inside & (x <= self.hi)
-        return (g * inside,)
+    def backward(self, g, F=NUMPY):
+        return (g * self.inside,)
 
 
 class PowScalar(Function):
@@ -208,10 +240,10 @@ class PowScalar(Function):
         self.x, self.p = x, p
         return x**p
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         p = self.p
         if p == 0:
-            return (np.zeros_like(g),)
+            return (g * 0,)
         return (g * (p * self.x ** (p - 1)),)
 
 
@@ -221,7 +253,7 @@ class Cast(Function):
     def forward(self, x, dtype):
         return x.astype(dtype)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return (g,)  # the engine casts it back to the input's dtype
 
 
@@ -235,7 +267,7 @@ class Add(Function):
     def forward(self, x, y):
         return x + y
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return g, g
 
 
@@ -245,8 +277,8 @@ class Sub(Function):
     def forward(self, x, y):
         return x - y
 
-    def backward(self, g):
-        return g, (np.negative(g) if self.parents[1]._rg else None)
+    def backward(self, g, F=NUMPY):
+        return g, (-g if self.parents[1]._rg else None)
 
 
 class Mul(Function):
@@ -256,7 +288,7 @@ class Mul(Function):
         self.x, self.y = x, y
         return x * y
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         a, b = self.parents
         return (g * self.y if a._rg else None,
                 g * self.x if b._rg else None)
@@ -269,7 +301,7 @@ class Div(Function):
         self.x, self.y = x, y
         return x / y
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         gx = g / self.y
         return gx, (gx * (-self.x / self.y) if self.parents[1]._rg else None)
 
@@ -284,22 +316,22 @@ class Pow(Function):
         self.out = x**y
         return self.out
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         a, b = self.parents
         x, y = self.x, self.y
         gx = gy = None
         if a._rg:
             gx = g * y * x ** (y - 1)
         if b._rg:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_x = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
+            positive = F.value(x) > 0
+            log_x = F.where(positive, F.log(F.where(positive, x, 1)), 0)
             gy = g * self.out * log_x
         return gx, gy
 
 
 def _split_at_ties(g, x_wins, tie):
     """The gradients of an elementwise max or min: to the winner, and half each at a tie (torch)."""
-    share_x = x_wins + tie * g.dtype.type(0.5)  # a numpy scalar: stays float32 for float32
+    share_x = (x_wins + tie * 0.5).astype(g.dtype)  # a constant: stays float32 for float32
     return g * share_x, g * (1 - share_x)
 
 
@@ -312,8 +344,9 @@ class Maximum(Function):
         self.x, self.y = x, y
         return np.maximum(x, y)
 
-    def backward(self, g):
-        return _split_at_ties(g, self.x > self.y, self.x == self.y)
+    def backward(self, g, F=NUMPY):
+        x, y = F.value(self.x), F.value(self.y)
+        return _split_at_ties(g, x > y, x == y)
 
 
 class Minimum(Maximum):
@@ -323,8 +356,9 @@ class Minimum(Maximum):
         self.x, self.y = x, y
         return np.minimum(x, y)
 
-    def backward(self, g):
-        return _split_at_ties(g, self.x < self.y, self.x == self.y)
+    def backward(self, g, F=NUMPY):
+        x, y = F.value(self.x), F.value(self.y)
+        return _split_at_ties(g, x < y, x == y)
 
 
 class Where(Function):
@@ -336,9 +370,9 @@ class Where(Function):
         self.cond = cond
         return np.where(cond, x, y)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         zero = np.zeros((), dtype=g.dtype)
-        return np.where(self.cond, g, zero), np.where(self.cond, zero, g)
+        return F.where(self.cond, g, zero), F.where(self.cond, zero, g)
 
 
 class MatMul(Function):
@@ -350,7 +384,7 @@ class MatMul(Function):
         self.x, self.y = x, y
         return np.matmul(x, y)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         a, b = self.parents
         x, y = self.x, self.y
         if x.ndim == 2 and y.ndim == 2:  # the common case, no reshaping
@@ -358,22 +392,22 @@ class MatMul(Function):
                     x.T @ g if b._rg else None)
         if x.ndim == 1 and y.ndim == 1:
             return (g * y if a._rg else None, g * x if b._rg else None)
-        x2 = x[None, :] if x.ndim == 1 else x  # promote vectors as numpy does, then undo it
-        y2 = y[:, None] if y.ndim == 1 else y
+        x2 = F.expand_dims(x, 0) if x.ndim == 1 else x  # promote vectors as numpy does, then undo it
+        y2 = F.expand_dims(y, 1) if y.ndim == 1 else y
         g2 = g
         if x.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
+            g2 = F.expand_dims(g2, -2)
         if y.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+            g2 = F.expand_dims(g2, -1)
         gx = gy = None
         if a._rg:
-            gx = np.matmul(g2, np.swapaxes(y2, -1, -2))
+            gx = g2 @ F.swapaxes(y2, -1, -2)
             if x.ndim == 1:
-                gx = np.squeeze(gx, -2)
+                gx = F.squeeze(gx, -2)
         if b._rg:
-            gy = np.matmul(np.swapaxes(x2, -1, -2), g2)
+            gy = F.swapaxes(x2, -1, -2) @ g2
             if y.ndim == 1:
-                gy = np.squeeze(gy, -1)
+                gy = F.squeeze(gy, -1)
         return gx, gy
 
 
@@ -381,12 +415,12 @@ class MatMul(Function):
 # reductions
 
 
-def _expand_reduced(g, shape, axis, keepdims):
-    """Give a reduced gradient back its reduced axes (size 1) so that it broadcasts to ``shape``."""
+def _expand_reduced(g, shape, axis, keepdims, F):
+    """Give a reduced value back its reduced axes (size 1) so that it broadcasts to ``shape``."""
     if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
+        g = F.expand_dims(g, axis)
     elif axis is None and not keepdims:
-        g = np.reshape(g, (1,) * len(shape))
+        g = g.reshape((1,) * len(shape))
     return g
 
 
@@ -397,9 +431,9 @@ class Sum(Function):
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
         return np.sum(x, axis=axis, keepdims=keepdims)
 
-    def backward(self, g):
-        g = _expand_reduced(g, self.shape, self.axis, self.keepdims)
-        return (np.broadcast_to(g, self.shape),)
+    def backward(self, g, F=NUMPY):
+        g = _expand_reduced(g, self.shape, self.axis, self.keepdims, F)
+        return (F.broadcast_to(g, self.shape),)
 
 
 class Mean(Function):
@@ -416,27 +450,28 @@ class Mean(Function):
         self.count = x.size // max(1, np.size(out))
         return out
 
-    def backward(self, g):
-        g = _expand_reduced(g, self.shape, self.axis, self.keepdims)
-        return (np.broadcast_to(g / self.count, self.shape),)
+    def backward(self, g, F=NUMPY):
+        g = _expand_reduced(g, self.shape, self.axis, self.keepdims, F)
+        return (F.broadcast_to(g / self.count, self.shape),)
 
 
 class Max(Function):
     """max over axes; ties share the gradient equally (torch.amax)."""
 
-    __slots__ = ("x", "out", "axis", "keepdims")
+    __slots__ = ("share", "axis", "keepdims")
     reduce = staticmethod(np.max)
 
     def forward(self, x, axis, keepdims):
-        self.x, self.axis, self.keepdims = x, axis, keepdims
-        self.out = self.reduce(x, axis=axis, keepdims=True)
-        return self.out if keepdims else np.squeeze(self.out, axis=axis)
-
-    def backward(self, g):
-        g = _expand_reduced(g, self.x.shape, self.axis, self.keepdims)
-        hits = self.x == self.out
+        self.axis, self.keepdims = axis, keepdims
+        peak = self.reduce(x, axis=axis, keepdims=True)
+        hits = x == peak
+        # the share of each entry: a constant (the maximiser does not move under a small change)
         # dtype=: a count of bools is int64, and float32 / int64 would give float64
-        return (g * hits / np.sum(hits, axis=self.axis, keepdims=True, dtype=g.dtype),)
+        self.share = hits / np.sum(hits, axis=axis, keepdims=True, dtype=x.dtype)
+        return peak if keepdims else np.squeeze(peak, axis=axis)
+
+    def backward(self, g, F=NUMPY):
+        return (_expand_reduced(g, self.share.shape, self.axis, self.keepdims, F) * self.share,)
 
 
 class Min(Max):
@@ -454,12 +489,14 @@ class LogSumExp(Function):
         m = np.max(x, axis=axis, keepdims=True)
         m[~np.isfinite(m)] = 0  # all -inf gives -inf (and +inf gives inf), not inf - inf = NaN
         with np.errstate(divide="ignore"):
-            self.out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-        return self.out if keepdims else np.squeeze(self.out, axis=axis)
+            out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        self.out = out if keepdims else np.squeeze(out, axis=axis)
+        return self.out
 
-    def backward(self, g):
-        g = _expand_reduced(g, self.x.shape, self.axis, self.keepdims)
-        return (g * np.exp(self.x - self.out),)
+    def backward(self, g, F=NUMPY):
+        x, axis, keepdims = self.x, self.axis, self.keepdims
+        out = _expand_reduced(self.out, x.shape, axis, keepdims, F)
+        return (_expand_reduced(g, x.shape, axis, keepdims, F) * F.exp(x - out),)  # g * softmax(x)
 
 
 def _max_or_zero(x, axis):
@@ -479,9 +516,9 @@ class Softmax(Function):
         self.axis = axis
         return self.out
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         s = self.out
-        return (s * (g - np.sum(g * s, axis=self.axis, keepdims=True)),)
+        return (s * (g - (g * s).sum(axis=self.axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
@@ -493,8 +530,8 @@ class LogSoftmax(Function):
         self.axis = axis
         return self.out
 
-    def backward(self, g):
-        return (g - np.exp(self.out) * np.sum(g, axis=self.axis, keepdims=True),)
+    def backward(self, g, F=NUMPY):
+        return (g - F.exp(self.out) * g.sum(axis=self.axis, keepdims=True),)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,8 +545,8 @@ class Reshape(Function):
         self.shape = x.shape
         return np.reshape(x, shape)
 
-    def backward(self, g):
-        return (np.reshape(g, self.shape),)
+    def backward(self, g, F=NUMPY):
+        return (g.reshape(self.shape),)
 
 
 class Transpose(Function):
@@ -519,8 +556,8 @@ class Transpose(Function):
         self.axes = axes
         return np.transpose(x, axes)
 
-    def backward(self, g):
-        return (np.transpose(g, None if self.axes is None else np.argsort(self.axes)),)
+    def backward(self, g, F=NUMPY):
+        return (g.transpose(None if self.axes is None else tuple(int(a) for a in np.argsort(self.axes))),)
 
 
 class BroadcastTo(Function):
@@ -529,19 +566,33 @@ class BroadcastTo(Function):
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         return (g,)  # the engine sums it back to x's shape
 
 
 class GetItem(Function):
-    __slots__ = ("index", "unique")
+    __slots__ = ("index", "unique", "shape")
 
     def forward(self, x, index, unique):
-        self.index, self.unique = index, unique
+        self.index, self.unique, self.shape = index, unique, x.shape
         return x[index]
 
-    def backward(self, g):
-        return (IndexGrad(self.index, g, self.unique),)
+    def backward(self, g, F=NUMPY):
+        return (F.index_grad(g, self.index, self.unique, self.shape),)
+
+
+class ScatterAdd(Function):
+    """g added into zeros of ``shape`` at ``index``: the gradient of x[index] as an op of its own
+    (create_graph uses it; a first-order backward adds an IndexGrad into one buffer instead)."""
+
+    __slots__ = ("index",)
+
+    def forward(self, g, index, unique, shape):
+        self.index = index
+        return IndexGrad(index, g, unique).add_into(np.zeros(shape, g.dtype))
+
+    def backward(self, g, F=NUMPY):
+        return (g[self.index],)
 
 
 class Stack(Function):
@@ -551,7 +602,7 @@ class Stack(Function):
         *arrays, self.axis = arrays_and_axis
         return np.stack(arrays, axis=self.axis)
 
-    def backward(self, g):
+    def backward(self, g, F=NUMPY):
         # views of g (basic indexing), not copies as np.take makes: stacking the T outputs of a
         # recurrent layer would otherwise copy the whole gradient once more in backward
         lead = (slice(None),) * self.axis
@@ -563,9 +614,10 @@ class Concatenate(Function):
 
     def forward(self, *arrays_and_axis):
         *arrays, self.axis = arrays_and_axis
-        self.bounds = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        self.bounds = np.cumsum([0] + [a.shape[self.axis] for a in arrays]).tolist()
         return np.concatenate(arrays, axis=self.axis)
 
-    def backward(self, g):
-        pieces = np.split(g, self.bounds, axis=self.axis)
-        return tuple(piece if p._rg else None for piece, p in zip(pieces, self.parents))
+    def backward(self, g, F=NUMPY):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (slice(a, b),)] if p._rg else None
+                     for a, b, p in zip(self.bounds, self.bounds[1:], self.parents))
