@@ -335,6 +335,9 @@ def header(args, sides, found, same, started, load):
              f"{load[1]:.2f} {load[2]:.2f} at the start; Python {platform.python_version()}, numpy {info['numpy']}",
              f"- threads: {thread_text}; numpy's BLAS threads: {blas or 'unknown'}",
              f"- malloc: {args.malloc}, the same for both sides"]
+    if load[0] >= (os.cpu_count() or 1):
+        lines.append(f"- **the machine was busy** (load average {load[0]:.1f} on {os.cpu_count()} cores): other work "
+                     "competed for the cores, expect a wide spread; more --runs, --threads 1, or a quieter moment")
     for side in sides:
         lines.append(f"- {side.role}: {side.label}; imports {', '.join(found[side.role]['files'].values())}")
     lines.append("- same results on both sides (loss and gradient norms; per-op chain: its gradient), worst "
