@@ -7,7 +7,7 @@ import numpy as np
 
 from tinygrad_lite import Tensor
 
-__all__ = ["clip_grad_norm_"]
+__all__ = ["clip_grad_norm_", "functional_call"]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -74,3 +74,41 @@ def _first_nonfinite(params):
             name = f" {p.name!r}" if p.name else ""
             return f" (the gradient of parameter {k}{name}, shape {p.shape}, holds NaN or inf)"
     return " (every gradient is finite: the norm overflowed)"
+
+
+def functional_call(module, parameters, args=(), kwargs=None):
+    """Call ``module`` with some parameters replaced by the given tensors, as ``torch.func.functional_call``.
+
+    ``parameters`` maps dotted names (``"0.weight"``, ``"weight_hh_l0"``, as ``named_parameters()``)
+    to Tensors, which may carry a graph: a MAML-style inner step differentiates through
+    ``w - lr * grad(loss, w, create_graph=True)`` this way. The module's own parameters are put
+    back afterwards, even when the call raises.
+    """
+    names = dict(module.named_parameters())
+    unknown = [name for name in parameters if name not in names]
+    if unknown:
+        raise KeyError(f"functional_call: {type(module).__name__} has no parameter {unknown}; "
+                       f"it has {list(names)}")
+    for name, value in parameters.items():
+        if not isinstance(value, Tensor) or value.shape != names[name].shape:
+            shape = getattr(value, "shape", None)
+            raise TypeError(f"functional_call: {name} must be a Tensor of shape {names[name].shape}, "
+                            f"got {type(value).__name__} of shape {shape}")
+    originals = []
+    try:
+        for name, value in parameters.items():
+            owner, attribute = _owner(module, name)
+            originals.append((owner, attribute, owner.__dict__[attribute]))
+            object.__setattr__(owner, attribute, value)  # the instance attribute forward reads
+        args = args if isinstance(args, tuple) else (args,)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for owner, attribute, original in reversed(originals):
+            object.__setattr__(owner, attribute, original)
+
+
+def _owner(module, dotted):
+    *path, attribute = dotted.split(".")
+    for part in path:
+        module = getattr(module, part)
+    return module, attribute

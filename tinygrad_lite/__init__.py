@@ -12,12 +12,13 @@ from .anomaly import detect_anomaly
 from .autograd import grad
 from .engine import Tensor, enable_grad, is_grad_enabled, no_grad
 from .errors import AnomalyError, ShapeError
+from . import functional  # noqa: F401  (tinygrad_lite.functional: vjp, jvp, jacobian, hessian, hvp, vhp)
 from .factories import *  # noqa: F403
 from .factories import __all__ as _factory_names
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .surface import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "ShapeError", "AnomalyError", "detect_anomaly", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck",
+__all__ = ["Tensor", "ShapeError", "AnomalyError", "detect_anomaly", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck", "gradgradcheck",
            "GradcheckError", *surface.__all__, *_factory_names]

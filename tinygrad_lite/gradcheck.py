@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 
 from .autograd import grad
-from .engine import Tensor, no_grad
+from .engine import Tensor, enable_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError, RuntimeError):
@@ -23,17 +23,60 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     Returns True; on failure raises GradcheckError naming the worst entry (or returns False
     with ``raise_exception=False``). Use float64 inputs: float32 cannot resolve eps=1e-6.
     """
+    return _check(fn, inputs, eps, atol, rtol, raise_exception, "gradcheck", _evaluate_with_grad)
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Check the second derivatives of ``fn`` against finite differences of its first, as torch's.
+
+    The function checked is ``(inputs, v) -> grad(fn(inputs), inputs, v, create_graph=True)``:
+    its Jacobian holds d²(v·fn)/d(input)² and d/dv of the first derivatives. ``grad_outputs``
+    (the v, one per output of fn) are drawn from a seeded normal when omitted; they require
+    grad, so the derivative of the gradient with respect to them is checked too.
+    """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = _checked_inputs(inputs, "gradgradcheck")
+    outputs = _as_outputs(fn(*inputs), "gradgradcheck")
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = [rng.standard_normal(o.shape) for o in outputs]
+    grad_outputs = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"gradgradcheck: fn has {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    vectors = [Tensor(v, dtype=o.dtype, requires_grad=True) for v, o in zip(grad_outputs, outputs)]
+    n = len(inputs)
+
+    def first_derivatives(*args):
+        xs = args[:n]
+        outs = _as_outputs(fn(*xs), "gradgradcheck")
+        used = [(o, v) for o, v in zip(outs, args[n:]) if o.requires_grad]
+        if not used:
+            return tuple(Tensor(np.zeros(xs[i].shape)) for i in checked)
+        grads = grad([o for o, _ in used], [xs[i] for i in checked], grad_outputs=[v for _, v in used],
+                     create_graph=True, allow_unused=True)
+        return tuple(Tensor(np.zeros(xs[i].shape)) if g is None else g for g, i in zip(grads, checked))
+
+    return _check(first_derivatives, inputs + tuple(vectors), eps, atol, rtol, raise_exception,
+                  "gradgradcheck", _evaluate_with_grad)
+
+
+def _checked_inputs(inputs, op):
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input requires grad; create them with requires_grad=True")
+        raise ValueError(f"{op}: no input requires grad; create them with requires_grad=True")
+    return checked
+
+
+def _check(fn, inputs, eps, atol, rtol, raise_exception, op, evaluate):
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = _checked_inputs(inputs, op)
     for i in checked:
         if inputs[i].dtype != np.float64:
-            warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite differences "
-                          f"with eps={eps} are unreliable in low precision", UserWarning, stacklevel=2)
-    outputs = _as_outputs(fn(*inputs))
+            warnings.warn(f"{op}: input {i} is {inputs[i].dtype}, not float64; finite differences "
+                          f"with eps={eps} are unreliable in low precision", UserWarning, stacklevel=3)
+    outputs = _as_outputs(fn(*inputs), op)
     analytical = _analytical(outputs, [inputs[i] for i in checked])
-    numerical = _numerical(fn, inputs, checked, eps, [o.size for o in outputs])
+    numerical = _numerical(fn, inputs, checked, eps, [o.size for o in outputs], evaluate, op)
     worst = None
     for o, out in enumerate(outputs):
         for n, i in enumerate(checked):
@@ -50,7 +93,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     _, o, i, (row, col), a, num, out_shape, in_shape = worst
     out_index = np.unravel_index(row, out_shape) if out_shape else ()
     in_index = np.unravel_index(col, in_shape) if in_shape else ()
-    where = (f"gradcheck: Jacobian mismatch for output {o} (shape {out_shape}) with respect to input {i} "
+    where = (f"{op}: Jacobian mismatch for output {o} (shape {out_shape}) with respect to input {i} "
              f"(shape {in_shape}): worst entry d out{tuple(map(int, out_index))} / d in{tuple(map(int, in_index))}: "
              f"analytical {a:.10g}, numerical {num:.10g}")
     if np.isnan(a) or np.isnan(num):
@@ -66,10 +109,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     raise GradcheckError(where + detail)
 
 
-def _as_outputs(result):
+def _as_outputs(result, op="gradcheck"):
     outputs = [result] if isinstance(result, Tensor) else list(result) if isinstance(result, (list, tuple)) else None
     if not outputs or not all(isinstance(o, Tensor) for o in outputs):
-        raise TypeError(f"gradcheck: fn must return a Tensor or a sequence of Tensors, got {type(result).__name__}"
+        raise TypeError(f"{op}: fn must return a Tensor or a sequence of Tensors, got {type(result).__name__}"
                         + (" (a Python number has no graph: return the Tensor, not .item())"
                            if isinstance(result, (int, float)) else ""))
     return outputs
@@ -92,7 +135,7 @@ def _analytical(outputs, tensors):
     return jac
 
 
-def _numerical(fn, inputs, checked, eps, out_sizes):
+def _numerical(fn, inputs, checked, eps, out_sizes, evaluate, op):
     """The same Jacobian by central differences, evaluating fn on perturbed copies of the inputs."""
     jac = [[np.zeros((size, inputs[i].size)) for i in checked] for size in out_sizes]
     for n, i in enumerate(checked):
@@ -105,7 +148,8 @@ def _numerical(fn, inputs, checked, eps, out_sizes):
                 moved.flat[j] += step
                 args = list(inputs)
                 args[i] = Tensor(moved.astype(inputs[i].dtype), requires_grad=True)
-                values.append([o.numpy().astype(np.float64).ravel() for o in _as_outputs(_evaluate(fn, args))])
+                outs = _as_outputs(evaluate(fn, args), op)
+                values.append([o.numpy().astype(np.float64).ravel() for o in outs])
             columns.append([(plus - minus) / (2 * eps) for plus, minus in zip(*values)])
         for o in range(len(jac)):
             for j, column in enumerate(columns):
@@ -113,6 +157,8 @@ def _numerical(fn, inputs, checked, eps, out_sizes):
     return jac
 
 
-def _evaluate(fn, args):
-    with no_grad():
+def _evaluate_with_grad(fn, args):
+    # grad mode on: fn may compute a gradient itself (a gradient penalty, an inner training
+    # step, gradgradcheck's first derivatives), and that needs the graph of its forward
+    with enable_grad():
         return fn(*args)

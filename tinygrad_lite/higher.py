@@ -3,7 +3,8 @@
 Under ``backward(create_graph=True)`` (or ``grad(..., create_graph=True)``) the engine calls
 ``graph_vjp`` instead of ``node.backward(g)``. It hands the op's own ``backward`` method a
 stand-in of the node whose saved fields are Tensors: ``x`` and ``y`` become the input Tensors
-themselves, ``out`` the result Tensor, every other array a constant; ``g`` is a Tensor, and the
+themselves, ``out`` the result Tensor; every other field (a mask, an index, a share) stays an
+array, a constant wherever it meets a Tensor; ``g`` is a Tensor, and the
 namespace ``F`` is ``TENSOR`` below. Every operator and call inside the VJP then records ops,
 and the returned gradients are Tensors whose graph reaches the inputs: differentiable again, to
 any order. There is no second table of derivatives.
@@ -21,6 +22,17 @@ def _index_grad(g, index, unique, shape):
     return _unary(ops.ScatterAdd, g, index, unique, shape)
 
 
+def _expand_dims(t, axis):
+    """np.expand_dims for Tensors: one axis or a tuple of them, as a reshape."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = t.ndim + len(axes)
+    axes = sorted(a % ndim for a in axes)
+    shape = list(t.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return t.reshape(tuple(shape))
+
+
 class TENSOR:
     """The functions a VJP may call, for Tensors (ops.NUMPY has the same names for arrays)."""
 
@@ -28,7 +40,7 @@ class TENSOR:
     exp = staticmethod(surface.exp)
     log = staticmethod(surface.log)
     sign = staticmethod(lambda t: _const(np.sign(t._data)))  # zero derivative wherever it has one
-    expand_dims = staticmethod(surface.unsqueeze)
+    expand_dims = staticmethod(_expand_dims)
     squeeze = staticmethod(surface.squeeze)
     swapaxes = staticmethod(surface.swapaxes)
     broadcast_to = staticmethod(surface.broadcast_to)
@@ -51,8 +63,6 @@ def graph_vjp(node, result, g):
             value = _saved_input(node, name, value)
         elif name == "out":
             value = result
-        elif isinstance(value, np.ndarray):
-            value = _const(value)
         setattr(stand_in, name, value)
     with enable_grad():
         return type(node).backward(stand_in, g, TENSOR)
