@@ -100,6 +100,7 @@ print(f"\n'a' is taken at step {order.index('a') + 1} of {len(order)}, after bot
       f"{np.allclose(recording.steps[order.index('a')].values, a.grad.data)}")
 
 # %%
+print(f"Open {PAGE} in a browser, or run this cell to see it here (it opens at step 3).")
 IFrame(f"{PAGE}#step=3", width="100%", height=480)
 
 # %% [markdown]
@@ -301,13 +302,14 @@ print(f"\nUnit 2 keeps {f_now[1]:.1%} of its old memory ({C_before.ravel()[1]:g}
 # The long-gap token task of the showcase (`examples/lstm_showcase/tasks.py`), a version of
 # "the sky is … blue": a key word (one of 8 colours), then 50 distractor words, then a query
 # mark, and the model must answer the key. Chance is 1/8. A tanh RNN and an LSTM whose forget
-# gates start open (forget bias +3, so $f_t \approx \sigma(3) \approx 0.95$) get the same data,
+# gates start open (forget bias +3, so that $f_t$ starts near $\sigma(3)$) get the same data,
 # the same budget of Adam steps, and stop early at 99 % held-out accuracy.
 
 # %%
 GAP, K = 50, 8
 example_tokens, example_keys = tasks.token_batch(np.random.default_rng(0), 1, GAP, K)
 print(f"one sequence: '{tasks.describe_tokens(example_tokens, K)}' → {tasks.vocabulary(K)[example_keys[0]]}")
+print(f"forget bias +3: the bias alone opens the forget gate to σ(3) = {Tensor(3.0).sigmoid().item():.3f}")
 budget = dict(gap=GAP, K=K, steps=300, lr=3e-3, seed=0)
 trained = {
     "tanh RNN": tasks.train_token_task("rnn", forget_bias=0.0, **budget),
