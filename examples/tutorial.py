@@ -19,7 +19,8 @@
 # vanishing gradient; why LSTM; long-term memory $C_t$ and short-term memory $h_t$; the forget
 # gate, the input gate and the candidate memory; and the LSTM at work on a task with a long gap.
 #
-# Run it top to bottom (*Run → Run All Cells*): the seeds are fixed, and it needs no network. Open it with `pip install -e ".[notebook]"` and `jupyter lab examples/tutorial.ipynb`.
+# Open it with `pip install -e ".[notebook]"` and `jupyter lab examples/tutorial.ipynb`, and run
+# it top to bottom (*Run → Run All Cells*): the seeds are fixed, and it needs no network.
 # `examples/tutorial.py` is the same notebook as a script (jupytext's percent format); after
 # editing that file, `python tests/test_tutorial.py` rewrites and re-runs the notebook.
 
