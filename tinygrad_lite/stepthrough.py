@@ -124,12 +124,12 @@ def record(root, gradient=None, *, view="ops", max_nodes=2000, params=None):
     if not root.requires_grad:
         raise RuntimeError(f"stepthrough.record: the tensor of shape {root.shape} does not require grad, so "
                            "backward has nothing to visit (was it computed under no_grad?)")
-    nodes = viz.node_ids(root, view=view, max_nodes=max_nodes)
-    recorder = _Recorder(nodes, {id(t): name for name, t in (params or {}).items()})
     previous = engine._checks
     if previous is not None:
         raise RuntimeError("stepthrough.record: the engine's observer is already in use (inside "
                            "detect_anomaly(), or another recording); record outside it")
+    nodes = viz.node_ids(root, view=view, max_nodes=max_nodes)
+    recorder = _Recorder(nodes, {id(t): name for name, t in (params or {}).items()})
     engine._checks = recorder
     try:
         root.backward(gradient, retain_graph=True)
