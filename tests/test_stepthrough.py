@@ -89,6 +89,15 @@ def test_each_step_shows_the_complete_gradient_the_tensor_received():
     assert by_label["a"].grad_text.startswith(f"‖grad‖ {np.linalg.norm(a.grad.data):.4g} · 3 float64 · [")
 
 
+def test_in_the_cell_view_a_step_highlights_its_time_steps_node():
+    loss, rnn = rnn_graph()
+    rec = stepthrough.record(loss, view="cells", params=dict(rnn.named_parameters()))
+    by_label = {s.label: s for s in rec.steps}
+    assert [by_label[f"h[{t}]"].node for t in (1, 2, 3)] == ["c1", "c2", "c3"]
+    assert by_label["a[2]"].node == by_label["a[2]"].op_node == "c2"
+    assert by_label["weight_hh_l0"].node is None  # parameters are left out of the cell view
+
+
 def test_recording_is_a_real_backward_that_keeps_the_graph():
     loss, (a, b, *_) = small_graph()
     rec = stepthrough.record(loss)
