@@ -1,6 +1,6 @@
-"""RNN versus LSTM: why the LSTM remembers. Trains both, measures, and writes a report.
+"""RNN versus LSTM (and GRU): why the LSTM remembers. Trains them, measures, and writes a report.
 
-    python examples/showcase.py                  # the default run, about a minute on 2 cores
+    python examples/showcase.py                  # the default run, about two minutes on 2 cores
     python examples/showcase.py --quick          # a smoke run of the whole pipeline, seconds
     python examples/showcase.py --full           # longer sequences, more steps and seeds (an hour or more)
     python examples/showcase.py --out docs/report --seed 0 --jobs 2
@@ -11,13 +11,17 @@ Nothing in the report is typed by hand: each number, and each sentence that stat
 comes from this run. Without the Graphviz program ``dot`` the report has every table and plot,
 the graphs' DOT text instead of their pictures, and says how to install Graphviz.
 
-Three parts:
-1. gradient flow: ||dL/dC_t|| (LSTM) and ||dL/dh_t|| (RNN) at every step of a 100-step sequence,
-   measured on the real graph by nn.flow.gradient_flow, at initialisation and after training;
-2. the long-gap token task ("blue the sky is ... ? -> blue") at several gaps;
-3. the adding problem at several lengths T.
-The training runs are independent jobs, spread over ``--jobs`` worker processes.
-The code is the package examples/lstm_showcase/; this file is its command.
+The parts:
+1. gradient flow: ||dL/dC_t|| (LSTM) and ||dL/dh_t|| (RNN, GRU) at every step of a 100-step
+   sequence, measured on the real graph by nn.flow.gradient_flow, at initialisation and after training;
+2. Jacobians through time (nn.flow.jacobian_norms) against the RNN's bounds and the LSTM's prod f;
+3. the long-gap token task ("blue the sky is ... ? -> blue") at several gaps;
+4. gate activity of the LSTM trained on it: which units keep the key, and what their gates do;
+5. the adding problem at several lengths T;
+6. exploding gradients: an RNN with W_hh scaled above spectral radius 1, with and without clipping;
+7. a random-search baseline: guessing the same LSTM's weights;
+and the time each part took. The training runs and searches are independent jobs, spread over
+``--jobs`` worker processes. The code is the package examples/lstm_showcase/; this file is its command.
 """
 
 import os

@@ -9,10 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from lstm_showcase.jobs import make_jobs  # examples/ is on sys.path (conftest)
+from lstm_showcase.settings import best_lstm, settings_for
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHOWCASE = ROOT / "examples" / "showcase.py"
-PLOTS = {"flow.png", "token_accuracy.png", "adding_mse.png"}
+PLOTS = {"flow.png", "token_accuracy.png", "adding_mse.png", "gates.png", "jacobians.png", "explode.png",
+         "random_search.png"}
 GRAPHS = {"unroll_rnn_cells", "unroll_lstm3_cells", "unroll_lstm3_ops"}
 INSTALL_GRAPHVIZ = ("apt-get install graphviz", "brew install graphviz", "conda install -c conda-forge graphviz")
 
@@ -65,7 +68,8 @@ def test_quick_run_writes_every_file(report):
         svg = (out / name).read_text(encoding="utf-8")
         assert (out / name).stat().st_size > 5000, name
         assert "<svg" in svg and "h[1]" in svg, name  # a drawn unroll names its states
-    assert "done in" in stdout and "[10/10" in stdout  # the progress display counted every job
+    n = len(make_jobs(settings_for("quick"), seed=0))
+    assert "done in" in stdout and f"[{n}/{n}" in stdout  # the progress display counted every job
     assert not any(command in text + stdout for command in INSTALL_GRAPHVIZ)  # no advice where Graphviz works
 
 
@@ -83,6 +87,27 @@ def assert_report_shows_the_results(text, results):
         for T, cell in cells.items():
             assert f"{cell['mse'][0]:.4f}" in text, (name, T)
     assert f"Total run time **{results['timings']['total']:.0f} s**" in text
+    assert_mechanism_sections(text, results)
+
+
+def assert_mechanism_sections(text, results):
+    """The gate activity, Jacobian, exploding-gradient, random-search and timing sections print the run's numbers."""
+    for heading in ("Jacobians through time", "Gate activity", "Exploding gradients", "random-search baseline",
+                    "Time per part"):
+        assert heading in text
+    for r in results["gates"]["seeds"]:
+        assert f"| {r['seed']} | {r['accuracy']:.3f} | {r['ablated_key']:.3f} | {r['ablated_control']:.3f} |" in text
+    for name, m in results["jacobians"]["trained"].items():
+        value = m["h"][1] if "h" in m else m["C_cell"][1]
+        assert (f"{value:.1e}" in text) or (f"{value:.2e}" in text), name
+    assert "never exceeds the trajectory bound" in text  # the measured Jacobian norm is below its bound
+    for entry in results["explode"]:
+        for runs in entry["runs"].values():
+            assert f"{runs[0]['max_norm']:.1e}" in text
+    for r in results["random_search"]:
+        assert format(r["improvements"][-1][3], ".3f" if r["task"] == "token" else ".4f") in text
+    for part, seconds in {**results["timings"]["jobs_by_part"], **results["timings"]["after_by_part"]}.items():
+        assert f"| {part} | {seconds:.1f} |" in text, part
 
 
 def test_report_numbers_come_from_the_run(report):
@@ -117,13 +142,14 @@ def test_without_graphviz_the_report_keeps_every_table_and_plot(tmp_path):
 @pytest.mark.parametrize("mode", ["quick", "default", "full"])
 def test_every_mode_has_a_budget_for_every_run(mode):
     """The settings of each mode are complete: a missing budget would only fail after an hour of --full."""
-    from lstm_showcase.jobs import make_jobs  # examples/ is on sys.path (conftest)
-    from lstm_showcase.settings import settings_for
-
     s = settings_for(mode)
     assert set(s.token_steps) == set(s.gaps) and set(s.adding_steps) == set(s.lengths)
     assert s.memory_gap in s.gaps and "rnn" in s.token_models and "rnn" in s.adding_models
     assert all(g > s.memory_gap for g in s.longer_gaps)
     jobs = make_jobs(s, seed=0)
-    assert len(jobs) == s.seeds * (len(s.token_models) * len(s.gaps) + len(s.adding_models) * len(s.lengths))
+    training = s.seeds * (len(s.token_models) * len(s.gaps) + len(s.adding_models) * len(s.lengths))
+    gate_seeds = max(0, s.analysis_seeds - s.seeds)  # the featured LSTM's further seeds for the gate activity
+    exploding = s.analysis_seeds * len(s.explode_radii) * 2  # with and without clipping
+    assert len(jobs) == training + gate_seeds + exploding + 2  # + random search on the two tasks
+    assert s.random_T in s.lengths and best_lstm(s) in s.adding_models  # random search is compared with them
     assert len({name for name, *_ in jobs}) == len(jobs)

@@ -14,8 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import numpy as np
 
-from . import tasks
-from .settings import model_spec
+from . import explode, random_search, tasks
+from .settings import best_lstm, model_spec
 
 _progress_queue = None  # where this process's jobs send their progress (None: nowhere)
 
@@ -68,8 +68,41 @@ def adding_job(name, T, seed, s):
             "baseline": float(np.mean((y - 1.0) ** 2))}  # always answering 1, on the same test set
 
 
+def explode_job(radius, clip, seed, s):
+    """One plain-SGD run of the RNN with W_hh scaled to ``radius`` (None: as initialised), clipped or not."""
+    scale = radius if radius is not None else explode.spectral_radius(
+        tasks.AddingModel("rnn", s.hidden, rng=[seed, 7]).rnn.weight_hh_l0.data)
+    run = explode.train_exploding(scale, clip, seed, T=s.explode_T, steps=s.explode_steps, lr=s.explode_lr,
+                                  hidden=s.hidden, batch=s.batch)
+    return {**run, "summary": f"{explode.outcome(run)}, {run['steps_run']} steps, {run['seconds']:.1f}s"}
+
+
+def random_job(task, size, seed, s):
+    """Random search on one task, as many draws as the LSTM's step budget there."""
+    if task == "token":
+        result = random_search.token_search(s, seed, size, s.token_steps[size])
+    else:
+        result = random_search.adding_search(s, seed, size, s.adding_steps[size])
+    draw, _, _, score = result["improvements"][-1]
+    return {**result, "summary": f"best of {result['draws']} draws (draw {draw}) scores {score:.3f} on the test set, "
+                                 f"{result['seconds']:.1f}s"}
+
+
 def job_name(task, model, size, seed):
     return f"{task} {'gap' if task == 'token' else 'T'}={size} {model} seed {seed}"
+
+
+def explode_name(radius, clip, seed):
+    return f"explode radius={'init' if radius is None else radius} clip={clip} seed {seed}"
+
+
+def random_name(task, size, seed):
+    return f"random search {task} {'gap' if task == 'token' else 'T'}={size} seed {seed}"
+
+
+def step_cost(name):
+    """The relative cost of one time step: an LSTM step has four gates, a GRU step three, an RNN one."""
+    return {"rnn": 1, "gru": 3, "lstm": 4}[model_spec(name)[0]]
 
 
 def make_jobs(s, seed):
@@ -78,12 +111,24 @@ def make_jobs(s, seed):
     for k in range(s.seeds):
         for name in s.token_models:
             for gap in s.gaps:
-                cost = s.token_steps[gap] * (gap + 2) * (4 if name != "rnn" else 1)
+                cost = s.token_steps[gap] * (gap + 2) * step_cost(name)
                 jobs.append((job_name("token", name, gap, seed + k), token_job, (name, gap, seed + k, s), cost))
         for name in s.adding_models:
             for T in s.lengths:
-                cost = s.adding_steps[T] * T * (4 if name != "rnn" else 1)
+                cost = s.adding_steps[T] * T * step_cost(name)
                 jobs.append((job_name("adding", name, T, seed + k), adding_job, (name, T, seed + k, s), cost))
+    lstm = best_lstm(s)
+    for k in range(s.seeds, s.analysis_seeds):  # the gate activity's further seeds of the featured LSTM
+        cost = s.token_steps[s.memory_gap] * (s.memory_gap + 2) * step_cost(lstm)
+        jobs.append((job_name("token", lstm, s.memory_gap, seed + k), token_job, (lstm, s.memory_gap, seed + k, s), cost))
+    for k in range(s.analysis_seeds):
+        for radius in s.explode_radii:
+            for clip in (None, s.clip):
+                jobs.append((explode_name(radius, clip, seed + k), explode_job, (radius, clip, seed + k, s),
+                             s.explode_steps * s.explode_T))
+    for task, size in (("token", s.memory_gap), ("adding", s.random_T)):
+        draws = s.token_steps[size] if task == "token" else s.adding_steps[size]
+        jobs.append((random_name(task, size, seed), random_job, (task, size, seed, s), draws * size))
     return sorted(jobs, key=lambda job: -job[3])  # longest first: the two workers finish together
 
 
@@ -121,9 +166,18 @@ class Progress:
 
 
 def summary_of(result):
+    if "summary" in result:
+        return result["summary"]
     hist = result["history"]
     score = f"accuracy {result['accuracy']:.3f}" if "accuracy" in result else f"test MSE {result['mse']:.4f}"
     return f"{score} after {hist['stopped']} steps{' (solved)' if hist['solved'] else ''}, {hist['seconds']:.1f}s"
+
+
+def timed(fn, *args):
+    """``fn(*args)``, a result dict, with ``job_seconds``: how long the job took, start to end."""
+    start = time.perf_counter()
+    result = fn(*args)
+    return {**result, "job_seconds": time.perf_counter() - start}
 
 
 def run_jobs(jobs, workers, progress):
@@ -139,7 +193,7 @@ def _run_here(jobs, progress):
     q = _progress_queue = queue.SimpleQueue()
     try:
         for name, fn, args, _ in jobs:
-            results[name] = fn(*args)
+            results[name] = timed(fn, *args)
             _drain(q, progress)
             progress.finish(name, summary_of(results[name]))
     finally:
@@ -153,7 +207,7 @@ def _run_in_pool(jobs, workers, progress):
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     q = context.Queue()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(q,)) as pool:
-        pending = {pool.submit(fn, *args): name for name, fn, args, _ in jobs}
+        pending = {pool.submit(timed, fn, *args): name for name, fn, args, _ in jobs}
         while pending:
             finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, progress)

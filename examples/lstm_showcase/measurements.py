@@ -42,9 +42,23 @@ def pin_input_gate(lstm):
     lstm.bias_ih_l0.data = bias
 
 
-def flow_summary(f):
-    """What the report and results.json keep of one gradient_flow result (``ratios``: this one's)."""
-    return {"norms": f.state().tolist(), "h": f.h.tolist(), "ratios": [f.ratio()], "loss": f.loss}
+def flow_summary(f, model):
+    """What the report and results.json keep of one gradient_flow result (``ratios``: this one's).
+
+    For a GRU also its update gate at steps 2..T (the factors between h_1 and h_T), read from the
+    trace of the measured forward pass: dh_t/dh_{t-1} contains diag(z_t).
+    """
+    summary = {"norms": f.state().tolist(), "h": f.h.tolist(), "ratios": [f.ratio()], "loss": f.loss}
+    if isinstance(model.rnn, nn.GRU):
+        summary["z"] = update_gate_summary(model.rnn.trace)
+    return summary
+
+
+def update_gate_summary(trace):
+    """A GRU's z_t, t = 2..T: its mean and minimum, and per sequence the largest product over units (median)."""
+    z = np.stack([trace.z[t].data for t in range(2, trace.T + 1)])  # (T-1, B, H)
+    return {"mean": float(z.mean()), "min": float(z.min()),
+            "largest_product": float(np.median(np.prod(z, axis=0).max(axis=-1)))}
 
 
 def flow_measurements(s, seed, trained):
@@ -52,10 +66,15 @@ def flow_measurements(s, seed, trained):
     tokens, keys = flow_batch(s, seed)
     init = {}
     for name in s.flow_models:
-        flows = [measure_flow(flow_model(s, name, seed + k), tokens, keys) for k in range(s.flow_seeds)]
-        init[name] = {**flow_summary(flows[0]), "ratios": [f.ratio() for f in flows]}
-    after = {name: flow_summary(measure_flow(flow_model(s, name, seed, state), tokens, keys))
-             for name, state in trained.items()}
+        summaries = []
+        for k in range(s.flow_seeds):
+            model = flow_model(s, name, seed + k)
+            summaries.append(flow_summary(measure_flow(model, tokens, keys), model))
+        init[name] = {**summaries[0], "ratios": [m["ratios"][0] for m in summaries]}
+    after = {}
+    for name, state in trained.items():
+        model = flow_model(s, name, seed, state)
+        after[name] = flow_summary(measure_flow(model, tokens, keys), model)
     return {"init": init, "trained": after}
 
 

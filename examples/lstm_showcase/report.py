@@ -6,37 +6,9 @@ import platform
 
 import numpy as np
 
-from . import tasks
-from .settings import best_lstm, memory_path, model_label
-
-# ---------------------------------------------------------------------------------------------
-# formatting
-
-
-def fmt_values(values, fmt):
-    """One seed: the value; several: median [min-max]."""
-    if len(values) == 1:
-        return format(values[0], fmt)
-    median = np.median(values)
-    median = int(round(median)) if fmt.endswith("d") else float(median)
-    return f"{format(median, fmt)} [{format(min(values), fmt)}–{format(max(values), fmt)}]"
-
-
-def fmt_steps(cell):
-    """'solved at 75' / 'not solved in 600'; with several seeds 'solved by 2/3 seeds, at 75 [50–100]'."""
-    steps = [st for st, ok in zip(cell["steps"], cell["solved"]) if ok]
-    n = len(cell["solved"])
-    if n == 1:
-        return f"solved at {steps[0]}" if steps else f"not solved in {cell['steps'][0]}"
-    if not steps:
-        return f"solved by 0/{n} seeds in {max(cell['steps'])}"
-    return f"solved by {len(steps)}/{n} seeds, at {fmt_values(steps, 'd')}"
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+from . import mechanism_report, tasks
+from .formatting import compare, fmt_steps, fmt_values, table
+from .settings import best_lstm, memory_path, model_label, model_spec
 
 
 def flow_table(s, measurements, seeds_column):
@@ -70,11 +42,16 @@ def what_solved(what, sizes):
 # the sections, in the order of the report
 
 
-def write_report(path, s, seed, command, timings, flow, token, adding, unrolls):
-    """Write report.md. ``command`` regenerates it; ``unrolls`` is what graphs.draw_unrolls returned."""
+def write_report(path, s, seed, command, timings, flow, token, adding, unrolls, mechanism):
+    """Write report.md. ``command`` regenerates it; ``unrolls`` is what graphs.draw_unrolls returned;
+    ``mechanism`` holds the gate activity, the Jacobians, the exploding runs and the random search."""
+    m = mechanism_report
     paragraphs = (header(s, seed, command, timings) + flow_section(s, flow) + unroll_section(s, unrolls, command)
-                  + token_section(s, seed, token) + memory_section(s, token) + adding_section(s, adding)
-                  + settings_section(s, token, adding))
+                  + m.jacobian_section(s, mechanism["jacobians"])
+                  + token_section(s, seed, token) + memory_section(s, token)
+                  + m.gate_section(s, mechanism["gates"]) + adding_section(s, adding)
+                  + m.explode_section(s, mechanism["explode"]) + m.random_section(s, mechanism["random_search"])
+                  + m.timing_section(s, timings) + settings_section(s, token, adding))
     path.write_text("\n".join(paragraphs), encoding="utf-8")
 
 
@@ -120,7 +97,7 @@ def flow_section(s, flow):
         f"U(±1/√H), plus the stated forget-gate bias.\n",
         "### At initialisation\n",
         flow_table(s, flow["init"], seeds_column=s.flow_seeds > 1) + "\n",
-        f"### After training on the gap-{s.memory_gap} token task (section 2)\n",
+        f"### After training on the gap-{s.memory_gap} token task (section 3)\n",
         flow_table(s, flow["trained"], seeds_column=False) + "\n",
         "![gradient flow](flow.png)\n",
         flow_findings(s, flow)]
@@ -136,7 +113,7 @@ def flow_findings(s, flow):
         r = init[name]["ratios"][0]
         if name.endswith("pinned"):
             sentences.append(f"{model_label(name)}: 1 − {1 - r:.1e}.")
-        elif name != "rnn":
+        elif model_spec(name)[0] == "lstm":
             sentences.append(f"{model_label(name)}: {r:.1e}.")
     if lstm in init and lstm in after and "rnn" in after:
         sentences.append(
@@ -145,17 +122,46 @@ def flow_findings(s, flow):
     return (" ".join(sentences) + " A ratio above 1 is no error: besides the path through f, the cell collects "
             "gradient from every later step through h_t and the gates of step t+1, so a cell that keeps its content "
             "can gather more gradient far from the loss than near it. With f pinned to 1 and i to 0 nothing is "
-            "written or read and only the f path is left: the ratio is the product of the f_t, 1 to many digits.\n")
+            "written or read and only the f path is left: the ratio is the product of the f_t, 1 to many digits.\n"
+            + gru_findings(s, flow))
+
+
+def gru_findings(s, flow):
+    """The GRU's hidden ratio against its update gate, at initialisation and after training ('' without a GRU)."""
+    parts = [(when, flow[key]["gru"]) for key, when in (("init", "at initialisation"),
+                                                        ("trained", f"after training at gap {s.memory_gap}"))
+             if "gru" in flow[key]]
+    if not parts:
+        return ""
+    sentences = []
+    for when, m in parts:
+        ratio, z = m["ratios"][0], m["z"]
+        sentences.append(
+            f"{when.capitalize()} its ratio is {ratio:.1e}; z_t over t = 2…T averages {z['mean']:.3f} (smallest "
+            f"{z['min']:.2g}), and the product of z_2…z_T of the unit where it is largest is {z['largest_product']:.1e} "
+            f"(median over the sequences): the ratio is {compare(ratio, z['largest_product'])} that product.")
+    rnn = flow["trained"].get("rnn")
+    if rnn and "gru" in flow["trained"]:
+        sentences.append(f"After training the GRU's ratio is {compare(flow['trained']['gru']['ratios'][0], rnn['ratios'][0])} "
+                         f"the RNN's ({rnn['ratios'][0]:.1e}).")
+    return ("\n**The GRU.** It carries its memory in h itself: h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}, so "
+            "dh_t/dh_{t-1} = diag(z_t) plus the paths through the gates and the candidate n_t, and the gradient "
+            "survives along the units whose update gate z_t stays near 1 (the GRU's counterpart of the forget gate). "
+            + " ".join(sentences) + "\n")
 
 
 def unroll_section(s, unrolls, command):
     """The graph pictures of a short unroll, or, without Graphviz, how to install it and the DOT files."""
+    lo, hi = unrolls["grad_range"]
     paragraphs = [
         f"### The graph of a {s.unroll}-step unroll\n",
         f"The same graph that backward walks, drawn by `tinygrad_lite.viz` for one sequence "
-        f"'{unrolls['sequence']}' with the models trained in section 2. Edge colour and width follow log10 of the "
-        "gradient norm of the tensor the edge touches (legend under each picture; each picture has its own scale). "
-        "In the cell view one box is one time step and the edges between steps carry h[t] (and C[t]).\n"]
+        f"'{unrolls['sequence']}' with the models trained in section 3. Edge colour and width follow log10 of the "
+        "gradient norm of the tensor the edge touches (legend under each picture). In the cell view one box is one "
+        "time step and the edges between steps carry h[t] (and C[t]). The op view draws every op of the featured "
+        "LSTM's first step, where it reads the key, with the gradients that reach it from the loss at the last "
+        f"step (the op view of all {s.unroll} steps is too tall to read). Every picture has the same colour scale, "
+        f"from {lo:.1e} to {hi:.1e} (`viz.shared_grad_range` and `grad_range`), so their colours compare.\n"]
     if unrolls["missing"]:
         files = ", ".join(f"[{file}]({file})" for file in unrolls["files"].values())
         example = next(iter(unrolls["files"].values()))
@@ -165,7 +171,7 @@ def unroll_section(s, unrolls, command):
             f"`dot -Tsvg {example} -o {example.removesuffix('.dot')}.svg` draws one.\n")
         return paragraphs
     for (name, view), file in unrolls["files"].items():
-        what = "every op" if view == "ops" else "one box per step"
+        what = "step 1, every op" if view == "ops" else "one box per step"
         paragraphs.append(f"**{model_label(name)}, {what}:**\n\n![{model_label(name)} unroll, {view} view]({file})\n")
     return paragraphs
 
@@ -179,7 +185,7 @@ def token_section(s, seed, token):
     solved = " ".join(f"{model_label(name)} solves {what_solved('gap', solved_gaps(s, token, name))}."
                       for name in s.token_models)
     return [
-        "## 2. The long-gap token task\n",
+        "## 3. The long-gap token task\n",
         f"Each sequence is a key word (one of K = {s.K} colours), `gap` distractor words, and a query mark; "
         f"the model must answer the key at the query: for example '{tasks.describe_tokens(tokens, s.K)}' → "
         f"{tasks.vocabulary(s.K)[keys[0]]}. Chance is 1/{s.K} = {1 / s.K:.3f}. Models: embedding {s.embed}, "
@@ -226,7 +232,7 @@ def adding_section(s, adding):
     solved = " ".join(f"{model_label(name)} solves {what_solved('T =', solved_lengths(s, adding, name))}."
                       for name in s.adding_models)
     return [
-        "## 3. The adding problem\n",
+        "## 5. The adding problem\n",
         f"Inputs: T pairs (value ~ U[0,1], marker); one marker in each half of the sequence; the target is the "
         f"sum of the two marked values. Always answering 1 scores MSE 1/6 ≈ {1 / 6:.3f}. Hidden {s.hidden}, a "
         f"linear readout of the last h, Adam lr {s.adding_lr:g}, batch {s.batch}, gradient clipping at {s.clip:g}; "

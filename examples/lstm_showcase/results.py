@@ -5,7 +5,8 @@ import json
 
 import numpy as np
 
-from .jobs import job_name
+from .jobs import explode_name, job_name, random_name
+from .settings import best_lstm
 
 
 def collect(s, seed, results):
@@ -46,13 +47,45 @@ def trained_states(s, seed, results):
     return {name: results[job_name("token", name, s.memory_gap, seed)]["state"] for name in s.token_models}
 
 
-def save_results(path, s, seed, timings, flow, token, adding, results):
-    """Write results.json: the settings, the timings and every measured number (the histories once)."""
+def gate_states(s, seed, results):
+    """{seed: state_dict} of the featured LSTM trained at the memory gap, for each of the analysis seeds."""
+    lstm = best_lstm(s)
+    return {seed + k: results[job_name("token", lstm, s.memory_gap, seed + k)]["state"]
+            for k in range(s.analysis_seeds)}
+
+
+def explode_runs(s, seed, results):
+    """[{"radius": setting (None: as initialised), "runs": {"unclipped": [per seed], "clipped": [...]}}]."""
+    return [{"radius": radius,
+             "runs": {label: [results[explode_name(radius, clip, seed + k)] for k in range(s.analysis_seeds)]
+                      for label, clip in (("unclipped", None), ("clipped", s.clip))}}
+            for radius in s.explode_radii]
+
+
+def random_results(s, seed, results, token, adding):
+    """Random search on each task beside the trained LSTM's steps and score there (first seed)."""
+    lstm = best_lstm(s)
+    found = []
+    for task, size, cell in (("token", s.memory_gap, token[lstm][s.memory_gap]),
+                             ("adding", s.random_T, adding[lstm][s.random_T])):
+        r = results[random_name(task, size, seed)]
+        found.append({**{k: v for k, v in r.items() if k != "summary"}, "model": lstm,
+                      "lstm_steps": cell["steps"][0], "lstm_score": cell["accuracy" if task == "token" else "mse"][0],
+                      "lstm_solved": cell["solved"][0]})
+    return found
+
+
+def save_results(path, s, seed, timings, flow, token, adding, results, mechanism):
+    """Write results.json: the settings, the timings and every measured number (the histories once).
+
+    ``mechanism``: the gate activity, the Jacobians, the exploding runs and the random search.
+    """
     path.write_text(json.dumps(jsonable({
         "settings": dataclasses.asdict(s), "seed": seed, "timings": timings, "flow": flow,
         "token": {name: without_histories(cells) for name, cells in token.items()},
         "adding": {name: without_histories(cells) for name, cells in adding.items()},
-        "histories": {name: r["history"] for name, r in results.items()},
+        **mechanism,
+        "histories": {name: r["history"] for name, r in results.items() if "history" in r},
     }), indent=1))
 
 

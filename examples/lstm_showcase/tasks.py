@@ -67,16 +67,18 @@ def adding_batch(rng, batch, T):
 
 
 def recurrent_layer(kind, input_size, hidden, forget_bias, rng):
-    """An nn.RNN (kind "rnn", tanh) or nn.LSTM (kind "lstm", with ``forget_bias``)."""
+    """An nn.RNN (kind "rnn", tanh), nn.GRU (kind "gru") or nn.LSTM (kind "lstm", with ``forget_bias``)."""
     if kind == "rnn":
         return nn.RNN(input_size, hidden, rng=rng)
+    if kind == "gru":
+        return nn.GRU(input_size, hidden, rng=rng)
     if kind == "lstm":
         return nn.LSTM(input_size, hidden, forget_bias=forget_bias, rng=rng)
-    raise ValueError(f"kind must be 'rnn' or 'lstm', got {kind!r}")
+    raise ValueError(f"kind must be 'rnn', 'gru' or 'lstm', got {kind!r}")
 
 
 class TokenModel(nn.Module):
-    """Embedding -> RNN or LSTM -> Linear on the last hidden state: tokens (T, B) -> logits (B, K)."""
+    """Embedding -> RNN, GRU or LSTM -> Linear on the last hidden state: tokens (T, B) -> logits (B, K)."""
 
     def __init__(self, kind, K, hidden=32, embed=16, forget_bias=0.0, rng=None):
         super().__init__()
@@ -178,7 +180,7 @@ def train_token_task(kind, *, gap, K, forget_bias, steps, lr, seed, batch=64, te
     """
     data_rng = np.random.default_rng([seed, gap, 1])
     test_tokens, test_keys = token_test_set(seed, gap, K, test_size)
-    model = TokenModel(kind, K, hidden, embed, forget_bias, rng=[seed, 3 if kind == "rnn" else 4])
+    model = TokenModel(kind, K, hidden, embed, forget_bias, rng=[seed, {"rnn": 3, "lstm": 4, "gru": 9}[kind]])
     history = train(
         model, lambda: token_batch(data_rng, batch, gap, K),
         lambda logits, keys: nn.functional.cross_entropy(logits, keys),
@@ -192,7 +194,7 @@ def train_adding(kind, *, T, forget_bias, steps, lr, seed, batch=64, test_size=2
     """Train an AddingModel at length T; returns (model, history). Stops at test MSE < target."""
     data_rng = np.random.default_rng([seed, T, 5])
     test_x, test_y = adding_test_set(seed, T, test_size)
-    model = AddingModel(kind, hidden, forget_bias, rng=[seed, 7 if kind == "rnn" else 8])
+    model = AddingModel(kind, hidden, forget_bias, rng=[seed, {"rnn": 7, "lstm": 8, "gru": 10}[kind]])
     history = train(
         model, lambda: adding_batch(data_rng, batch, T),
         lambda out, y: nn.functional.mse_loss(out, Tensor(y)),
