@@ -135,8 +135,9 @@ def _analytical(outputs, tensors):
     return jac
 
 
-def _numerical(fn, inputs, checked, eps, out_sizes, evaluate, op):
+def _numerical(fn, inputs, checked, eps, out_sizes, evaluate=None, op="gradcheck"):
     """The same Jacobian by central differences, evaluating fn on perturbed copies of the inputs."""
+    evaluate = evaluate or _evaluate_with_grad
     jac = [[np.zeros((size, inputs[i].size)) for i in checked] for size in out_sizes]
     for n, i in enumerate(checked):
         base = inputs[i].numpy().astype(np.float64)
