@@ -125,7 +125,7 @@ class Tensor:
         if array.dtype.kind not in "biuf":
             raise TypeError(f"Tensor: dtype {array.dtype} ({array.dtype.type.__name__}) is not supported; "
                             "use bool, int or float data")
-        _fill(self, array, None)
+        _node(array, None, self)
         self.name = name
         if requires_grad:
             self.requires_grad_(True)
@@ -213,8 +213,12 @@ _FREED = _FreedNode()
 _new = object.__new__
 
 
-def _fill(t, data, ctx):
-    """The one place that sets a Tensor's fields (the constructor and every op result use it)."""
+def _node(data, ctx, into=None):
+    """The one place that sets a Tensor's fields: an op's result (``ctx`` its node, or None
+    for a constant) or, with ``into``, the constructor's new tensor. Called for every op."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)  # numpy reductions and 0-d ufuncs return scalars
+    t = _new(Tensor) if into is None else into
     t._data = data
     t._grad = None
     t._rg = ctx is not None
@@ -228,16 +232,7 @@ def _fill(t, data, ctx):
 
 def _const(data):
     """A tensor outside any graph (a constant, or the result of an op under no_grad)."""
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)  # numpy reductions and 0-d ufuncs return scalars
-    return _fill(_new(Tensor), data, None)
-
-
-def _node(data, ctx):
-    """The result of an op that records a graph."""
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
-    return _fill(_new(Tensor), data, ctx)
+    return _node(data, None)
 
 
 def _unary(cls, x, *args):
@@ -248,7 +243,7 @@ def _unary(cls, x, *args):
         if x._ctx is None and x._frozen is False:
             guards.freeze(x)
         return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
-    return _const(out)
+    return _node(out, None)
 
 
 def _binary(cls, a, b):
@@ -263,7 +258,7 @@ def _binary(cls, a, b):
         if b._ctx is None and b._frozen is False:
             guards.freeze(b)
         return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
-    return _const(out)
+    return _node(out, None)
 
 
 def _nary(cls, tensors, *args):
@@ -275,7 +270,7 @@ def _nary(cls, tensors, *args):
             if p._ctx is None and p._frozen is False:
                 guards.freeze(p)
         return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
-    return _const(out)
+    return _node(out, None)
 
 
 # ---- the graph walk: used by backward and by viz --------------------------------------------
