@@ -386,8 +386,13 @@ def _propagate(ready, retain_graph, capture, finished, graph_vjp):
                 pass
             elif graph_vjp is not None:
                 _add_tensor_gradient(p, pg)
-            elif type(pg) is IndexGrad:
-                _add_index_gradient(p, pg)
+            elif type(pg) is IndexGrad:  # x[index]: add the slice into one buffer of x's shape
+                if p._g is None:
+                    p._g = np.zeros(p._data.shape, p._data.dtype)
+                elif not p._gown:
+                    p._g = np.array(p._g)
+                p._gown = True
+                pg.add_into(p._g)
             else:  # the common case, spelled out here: it runs for every gradient of every op
                 data = p._data
                 if pg.shape != data.shape:
@@ -407,16 +412,6 @@ def _propagate(ready, retain_graph, capture, finished, graph_vjp):
             p._deps -= 1
             if p._deps == 0:
                 ready.append(p)
-
-
-def _add_index_gradient(p, pg):
-    """x[index]'s gradient: added into one buffer of x's shape, made on the first slice only."""
-    if p._g is None:
-        p._g = np.zeros(p._data.shape, p._data.dtype)
-    elif not p._gown:
-        p._g = np.array(p._g)
-    p._gown = True
-    pg.add_into(p._g)
 
 
 def _add_tensor_gradient(p, pg):
