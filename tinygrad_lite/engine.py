@@ -379,7 +379,7 @@ def _propagate(ready, retain_graph, capture, finished, graph_vjp):
             t._ctx = _FREED  # drop saved arrays and parent links: intermediates can die now
         for p, pg in zip(parents, grads):
             if not p._rg:
-                if p._frozen is not False and not retain_graph:
+                if type(p._frozen) is np.ndarray and not retain_graph:
                     guards.thaw(p)  # a constant this graph froze
                 continue
             if pg is None:
