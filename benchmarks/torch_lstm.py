@@ -7,7 +7,7 @@ and leaves the gradients in the parameters' ``.grad``.
 The composed one is written the way a PyTorch user would write it, and the fastest way we found
 in eager mode: the input projection of all steps in one matmul, split with ``unbind`` (indexing
 ``xw[t]`` instead makes every step's backward zero-fill a (T, B, 4H) gradient, O(T²): see
-DESIGN.md) and one ``h @ W_hh.T`` per step; the four gates are cut with ``chunk`` (one node)
+docs/design.md) and one ``h @ W_hh.T`` per step; the four gates are cut with ``chunk`` (one node)
 or, op for op as nn.LSTM does, with four slices.
 """
 
