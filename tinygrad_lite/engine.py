@@ -94,8 +94,10 @@ def is_grad_enabled():
 # ---- the Tensor's state ---------------------------------------------------------------------
 
 # An observer of every op and backward step, or None (the fast path): anomaly.py's checks, or
-# a recorder of the order backward visits the nodes. It has forward(t) -> t (a new op result),
-# reached(t, g) (backward takes t, whose gradient is g) and backward(t, g, grads) (after a VJP).
+# a recorder of the order backward visits the nodes, or compile's recorder. It has
+# op(fn, inputs, args, t) (every op result, constants too; fn None for a constant made outside
+# an op), forward(t) -> t (a new recorded op result), reached(t, g) (backward takes t, whose
+# gradient is g) and backward(t, g, grads) (after a VJP).
 _checks = None
 _stamps = itertools.count(1)  # one stamp per walk marks the tensors it visited
 
@@ -232,7 +234,7 @@ def _node(data, ctx, into=None):
 
 def _const(data):
     """A tensor outside any graph (a constant, or the result of an op under no_grad)."""
-    return _node(data, None)
+    return _node(data, None) if _checks is None else _observed(None, (), (), _node(data, None))
 
 
 def _unary(cls, x, *args):
@@ -242,8 +244,8 @@ def _unary(cls, x, *args):
         fn.parents = (x,)
         if x._ctx is None and x._frozen is False:
             guards.freeze(x)
-        return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
-    return _node(out, None)
+        return _node(out, fn) if _checks is None else _observed(fn, (x,), args, _node(out, fn))
+    return _node(out, None) if _checks is None else _observed(fn, (x,), args, _node(out, None))
 
 
 def _binary(cls, a, b):
@@ -257,8 +259,8 @@ def _binary(cls, a, b):
             guards.freeze(a)
         if b._ctx is None and b._frozen is False:
             guards.freeze(b)
-        return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
-    return _node(out, None)
+        return _node(out, fn) if _checks is None else _observed(fn, (a, b), (), _node(out, fn))
+    return _node(out, None) if _checks is None else _observed(fn, (a, b), (), _node(out, None))
 
 
 def _nary(cls, tensors, *args):
@@ -269,8 +271,15 @@ def _nary(cls, tensors, *args):
         for p in tensors:
             if p._ctx is None and p._frozen is False:
                 guards.freeze(p)
-        return _node(out, fn) if _checks is None else _checks.forward(_node(out, fn))
-    return _node(out, None)
+        return _node(out, fn) if _checks is None else _observed(fn, tensors, args, _node(out, fn))
+    return _node(out, None) if _checks is None else _observed(fn, tensors, args, _node(out, None))
+
+
+def _observed(fn, inputs, args, t):
+    """An observer is on: it sees every op with its non-tensor arguments (compile's recorder
+    needs them to replay), constant results too; ``forward`` then checks a recorded result."""
+    _checks.op(fn, inputs, args, t)
+    return t if t._ctx is None else _checks.forward(t)
 
 
 # ---- the graph walk: used by backward and by viz --------------------------------------------
