@@ -7,7 +7,7 @@ autograd.py    backward() and grad(), the ways into the engine
 hooks.py, guards.py, anomaly.py    gradient hooks, saved-array guards, detect_anomaly
 higher.py, functional.py           create_graph (one VJP for every order), vjp/jvp/hessian...
 gradcheck.py, factories.py, viz.py (pictures), stepthrough.py (backward as a web page),
-testing.py (hypothesis strategies)
+testing.py (hypothesis strategies), jit.py (compile: record once, replay)
 """
 
 # hooks attaches register_hook and retain_grad to Tensor, surface every op; functional is
@@ -20,9 +20,10 @@ from .errors import AnomalyError, ShapeError
 from .factories import *  # noqa: F403
 from .factories import __all__ as _factory_names
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .jit import compile  # noqa: A004 - tinygrad_lite.compile, as torch.compile
 from .surface import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "ShapeError", "AnomalyError", "detect_anomaly", "no_grad", "enable_grad", "is_grad_enabled",
-           "grad", "gradcheck", "gradgradcheck", "GradcheckError", *surface.__all__, *_factory_names]
+           "grad", "compile", "gradcheck", "gradgradcheck", "GradcheckError", *surface.__all__, *_factory_names]

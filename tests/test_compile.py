@@ -1,0 +1,224 @@
+"""tinygrad_lite.compile: replays give eager's outputs and gradients, and refuse what they cannot do."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nn
+import tinygrad_lite as tl
+from tinygrad_lite import Tensor
+from tinygrad_lite.jit import CompileError
+
+SHAPES = [(2, 3), (1, 3), (2, 1), (3,), ()]
+UNARY = {
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "sum0": lambda x: x.sum(axis=0, keepdims=True) if x.ndim == 2 else x.sum(),
+    "row": lambda x: x[0:1] if x.ndim == 2 else x,
+    "scale": lambda x: x * 0.5 + 1.0,
+}
+BINARY = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sub": lambda a, b: a - b}
+
+
+def relative(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(np.linalg.norm(b), 1e-300)
+    return np.linalg.norm(a - b) / scale
+
+
+def run_recipe(recipe, leaves, weight):
+    nodes = list(leaves)
+    for kind, name, i, j in recipe:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        nodes.append(UNARY[name](a) if kind == "u" else BINARY[name](a, b))
+    # a matmul with an external weight: parameters are read by identity
+    square = nodes[-1].reshape(1, -1) if nodes[-1].ndim else nodes[-1].reshape(1, 1)
+    mixed = (square.sum(axis=1, keepdims=True) @ weight).tanh()
+    loss = sum(n.sum() for n in nodes[len(leaves):]) + mixed.sum()
+    return loss, nodes[-1]
+
+
+recipes = st.lists(st.one_of(
+    st.tuples(st.just("u"), st.sampled_from(sorted(UNARY)), st.integers(0, 20), st.integers(0, 20)),
+    st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), st.integers(0, 20), st.integers(0, 20))),
+    min_size=1, max_size=10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(recipe=recipes, shapes=st.lists(st.sampled_from(SHAPES), min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_random_graphs_match_eager(recipe, shapes, seed):
+    rng = np.random.default_rng(seed)
+    weight = Tensor(rng.standard_normal((1, 3)), requires_grad=True)
+    fast = tl.compile(lambda *leaves: run_recipe(recipe, leaves, weight))
+    for call in range(3):
+        values = [rng.standard_normal(s) for s in shapes]
+        eager_leaves = [Tensor(v, requires_grad=True) for v in values]
+        fast_leaves = [Tensor(v, requires_grad=True) for v in values]
+        eager_loss, eager_last = run_recipe(recipe, eager_leaves, weight)
+        eager_loss.backward()
+        eager_wgrad, weight.grad = weight.grad.data.copy(), None
+        loss, last = fast(*fast_leaves)
+        loss.backward()
+        assert relative(loss.data, eager_loss.data) <= 1e-12
+        assert relative(last.data, eager_last.data) <= 1e-12
+        for e, f in zip(eager_leaves, fast_leaves):
+            assert (e.grad is None) == (f.grad is None)
+            if e.grad is not None:
+                assert relative(f.grad.data, e.grad.data) <= 1e-12
+        assert relative(weight.grad.data, eager_wgrad) <= 1e-12
+        weight.grad = None
+        with tl.no_grad():  # an optimiser step on the external: the replay must read it anew
+            weight.data = weight.data - 0.1
+    assert fast.recordings == 1
+
+
+def train_and_compare(make, x_shape, steps=3, state=False):
+    eager_model, fast_model = make(), make()
+    fast_model.load_state_dict(eager_model.state_dict())
+    fast = tl.compile(fast_model)
+    eager_opt = nn.optim.SGD(eager_model.parameters(), lr=0.05)
+    fast_opt = nn.optim.SGD(fast_model.parameters(), lr=0.05)
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for _ in range(steps):
+        x = rng.standard_normal(x_shape)
+        eager_out, _ = eager_model(Tensor(x))
+        out, _ = fast(Tensor(x))
+        worst = max(worst, relative(out.data, eager_out.data))
+        (eager_out.tanh().sum()).backward()
+        (out.tanh().sum()).backward()
+        for (name, e), f in zip(eager_model.named_parameters(), fast_model.parameters()):
+            worst = max(worst, relative(f.grad.data, e.grad.data))
+        eager_opt.step()
+        fast_opt.step()
+        eager_opt.zero_grad()
+        fast_opt.zero_grad()
+    assert fast.recordings == 1
+    return worst
+
+
+@pytest.mark.parametrize("layer, kwargs", [
+    (nn.LSTM, dict(num_layers=1)), (nn.LSTM, dict(num_layers=2, batch_first=True)),
+    (nn.RNN, dict(num_layers=2)), (nn.RNN, dict(nonlinearity="relu")),
+    (nn.GRU, dict(num_layers=1)), (nn.GRU, dict(num_layers=2, bias=False))])
+def test_recurrent_layers_match_eager_over_sgd_steps(layer, kwargs):
+    worst = train_and_compare(lambda: layer(3, 5, dtype=np.float64, **kwargs), (6, 2, 3))
+    assert worst <= 1e-12
+
+
+def test_a_value_read_into_python_warns_once_and_runs_eagerly():
+    def step(x):
+        y = x * 2
+        if float(y.sum()) > 0:  # data-dependent: a replay would bake this branch in
+            return y.tanh()
+        return -y
+
+    fast = tl.compile(step)
+    with pytest.warns(RuntimeWarning, match=r"Tensor.__float__ at .*test_compile.py"):
+        fast(Tensor(np.ones(3), requires_grad=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning, not one per call
+        out = fast(Tensor(-np.ones(3), requires_grad=True))
+    np.testing.assert_array_equal(out.data, 2 * np.ones(3))  # the other branch: eager ran
+
+
+def test_a_comparison_inside_marks_the_trace_data_dependent():
+    fast = tl.compile(lambda x: tl.where(x > 0, x, x * 0.1))
+    with pytest.warns(RuntimeWarning, match="runs eagerly"):
+        fast(Tensor(np.ones(3), requires_grad=True))
+    out = fast(Tensor(-np.ones(3), requires_grad=True))
+    np.testing.assert_allclose(out.data, -0.1 * np.ones(3))
+
+
+def test_detach_inside_is_replayed():
+    def step(x):
+        h = (x * 2).tanh()
+        return (h.detach() * x).sum()
+
+    fast = tl.compile(step)
+    for v in (1.0, -0.5, 2.0):
+        e, f = Tensor(np.full(3, v), requires_grad=True), Tensor(np.full(3, v), requires_grad=True)
+        step(e).backward()
+        fast(f).backward()
+        assert relative(f.grad.data, e.grad.data) <= 1e-12
+    assert fast.recordings == 1
+
+
+def test_anomaly_mode_create_graph_and_hooks_raise_clearly():
+    fast = tl.compile(lambda x: (x * x).sum())
+    x = Tensor(np.ones(3), requires_grad=True)
+    fast(x)
+    with tl.detect_anomaly(), pytest.raises(CompileError, match="uncompiled function"):
+        fast(x)
+    loss = fast(x)
+    with pytest.raises(CompileError, match="create_graph"):
+        loss.backward(create_graph=True)
+
+    def hooked(x):
+        y = x * 2
+        y.retain_grad()
+        return y.sum()
+    with pytest.raises(CompileError, match="retain_grad"):
+        tl.compile(hooked)(Tensor(np.ones(3), requires_grad=True))
+
+    def inner_backward(x):
+        loss = (x * 2).sum()
+        loss.backward()
+        return loss
+    with pytest.raises(CompileError, match="backward"):
+        tl.compile(inner_backward)(Tensor(np.ones(3), requires_grad=True))
+
+
+def test_outputs_of_a_replay_are_not_overwritten_by_the_next_call():
+    fast = tl.compile(lambda x: x.tanh() * 3)
+    fast(Tensor(np.ones(2)))
+    first = fast(Tensor(np.full(2, 0.5)))
+    kept = first.data.copy()
+    fast(Tensor(np.full(2, -2.0)))
+    np.testing.assert_array_equal(first.data, kept)
+
+
+def test_the_cache_is_bounded_and_keyed_by_signature():
+    fast = tl.compile(lambda x, k: (x * k).sum(), cache_size=3)
+    for n in range(1, 6):
+        assert float(fast(Tensor(np.ones(n)), 2.0)) == 2.0 * n
+    assert len(fast.cache) == 3
+    assert fast.recordings == 5
+    fast(Tensor(np.ones(5)), 2.0)  # still cached: replayed
+    assert fast.recordings == 5
+    assert float(fast(Tensor(np.ones(5)), 3.0)) == 15.0  # a new non-tensor value: a new recording
+    assert fast.recordings == 6
+
+
+def test_grad_mode_and_training_are_part_of_the_signature():
+    model = nn.GRU(2, 3, dtype=np.float64)
+    fast = tl.compile(model)
+    x = Tensor(np.ones((2, 1, 2)))
+    fast(x)
+    with tl.no_grad():
+        out, _ = fast(x)
+    assert out.grad_fn is None
+    model.eval()
+    fast(x)
+    assert fast.recordings == 3
+
+
+def test_a_layers_trace_after_a_compiled_call_raises():
+    lstm = nn.LSTM(2, 3, dtype=np.float64)
+    fast = tl.compile(lstm)
+    fast(Tensor(np.ones((2, 1, 2))))
+    with pytest.raises(CompileError, match="trace"):
+        lstm.trace.h
+    lstm(Tensor(np.ones((2, 1, 2))))  # the uncompiled layer makes a fresh trace
+    assert lstm.trace.h[1].shape == (1, 3)
+
+
+def test_a_number_of_another_type_is_another_signature():
+    fast = tl.compile(lambda x, k: x * k)
+    x = Tensor(np.arange(3))
+    assert fast(x, 2).dtype == np.int64
+    assert fast(x, 2.0).dtype == np.float64
+    assert fast.recordings == 2
