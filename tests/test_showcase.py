@@ -107,7 +107,7 @@ def assert_mechanism_sections(text, results):
     for r in results["random_search"]:
         assert format(r["improvements"][-1][3], ".3f" if r["task"] == "token" else ".4f") in text
     for part, seconds in {**results["timings"]["jobs_by_part"], **results["timings"]["after_by_part"]}.items():
-        assert f"| {part} | {seconds:.1f} |" in text, part
+        assert f"| {part} | {seconds['wall']:.1f} | {seconds['cpu']:.1f} |" in text, part
 
 
 def test_report_numbers_come_from_the_run(report):

@@ -35,18 +35,18 @@ def settings_of(args):
 
 
 class Clock:
-    """The seconds each part of the run took in this process, in the order the parts ran."""
+    """The wall and CPU seconds each part of the run took in this process, in the order the parts ran."""
 
     def __init__(self):
         self.parts = {}
 
     @contextlib.contextmanager
     def part(self, name):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            self.parts[name] = self.parts.get(name, 0.0) + time.perf_counter() - start
+            self.parts[name] = {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}
 
 
 JOB_PARTS = (("token", "token task"), ("adding", "adding problem"), ("explode", "exploding gradients"),
@@ -54,11 +54,13 @@ JOB_PARTS = (("token", "token task"), ("adding", "adding problem"), ("explode", 
 
 
 def job_seconds_by_part(done):
-    """{part: summed seconds of its jobs}: each job's name says which part it belongs to."""
-    seconds = {label: 0.0 for _, label in JOB_PARTS}
+    """{part: {"wall": summed seconds of its jobs, "cpu": their summed CPU seconds}}: each job's name
+    says which part it belongs to."""
+    seconds = {label: {"wall": 0.0, "cpu": 0.0} for _, label in JOB_PARTS}
     for name, r in done.items():
         label = next(label for prefix, label in JOB_PARTS if name.startswith(prefix))
-        seconds[label] += r["job_seconds"]
+        seconds[label]["wall"] += r["job_seconds"]
+        seconds[label]["cpu"] += r["job_cpu_seconds"]
     return seconds
 
 

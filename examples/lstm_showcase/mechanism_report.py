@@ -273,22 +273,22 @@ def random_findings(s, found):
 # time per part
 
 
-JOB_PART_NOTES = {"token task": "training jobs", "adding problem": "training jobs",
-                  "exploding gradients": "training jobs", "random search": "search jobs"}
-
-
 def timing_section(s, timings):
-    """How long each part of the run took: jobs (summed over the worker processes) and the main process."""
-    rows = [[part, f"{sec:.1f}", f"summed over jobs on {timings['workers']} worker process(es)"]
+    """How long each part of the run took: jobs (summed over the worker processes) and the main
+    process; wall time and CPU time (other programs on the cores add to the first, hardly to the second)."""
+    rows = [[part, f"{sec['wall']:.1f}", f"{sec['cpu']:.1f}", f"jobs, summed over {timings['workers']} worker process(es)"]
             for part, sec in timings["jobs_by_part"].items()]
-    rows += [[part, f"{sec:.1f}", "main process, after the jobs"] for part, sec in timings["after_by_part"].items()]
+    rows += [[part, f"{sec['wall']:.1f}", f"{sec['cpu']:.1f}", "main process, after the jobs"]
+             for part, sec in timings["after_by_part"].items()]
+    cpu = sum(sec["cpu"] for part in ("jobs_by_part", "after_by_part") for sec in timings[part].values())
     load = timings.get("load_at_start")
-    load_text = (f" The load average (1, 5, 15 min) was {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} at the start "
-                 f"and {timings['load'][0]:.1f}, {timings['load'][1]:.1f}, {timings['load'][2]:.1f} at the end: "
-                 "other programs sharing the cores make every part slower." if load and timings.get("load") else "")
+    load_text = (f" The load average (1 minute) was {load[0]:.1f} at the start and {timings['load'][0]:.1f} at the "
+                 f"end (the run's own {timings['workers']} worker process(es) add about {timings['workers']} while the "
+                 "jobs run): other programs sharing the cores lengthen the wall times, hardly the CPU times."
+                 if load and timings.get("load") else "")
     return [
         "## Time per part\n",
         f"Wall time **{timings['total']:.0f} s** in all: the jobs ran for {timings['training']:.0f} s on "
         f"{timings['workers']} worker process(es), the measurements, pictures and plots after them took "
-        f"{timings['after']:.0f} s.{load_text}\n",
-        table(["part", "seconds", "where"], rows) + "\n"]
+        f"{timings['after']:.0f} s; the CPU time of every part adds up to {cpu:.0f} s.{load_text}\n",
+        table(["part", "wall seconds", "CPU seconds", "where"], rows) + "\n"]
