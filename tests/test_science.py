@@ -52,7 +52,7 @@ from lstm_showcase import (  # examples/ (conftest)
 
 import nn
 from nn.flow import FlowResult, gradient_flow
-from tinygrad_lite import Tensor
+from tinygrad_lite import Tensor, no_grad
 
 
 class Readout(nn.Module):
@@ -208,6 +208,16 @@ def test_flow_measures_a_given_initial_state():
     flow = gradient_flow(lambda inp: lstm(inp, (h0, c0))[0], x, lambda out: out[-1].sum(), recurrent=lstm)
     assert np.isfinite(flow.h).all() and np.isfinite(flow.C).all() and flow.C[0] > 0
     assert h0.grad is None  # collected by tinygrad_lite.grad, not accumulated into .grad
+
+
+def test_ablation_runs_the_trained_weights_step_by_step():
+    """With no unit ablated the step-by-step LSTMCell run gives the layer's logits; an ablated unit changes them."""
+    model = tasks.TokenModel("lstm", 8, hidden=6, embed=4, forget_bias=1.0, rng=5).double()
+    tokens, _ = tasks.token_batch(np.random.default_rng(0), 3, 5, 8)
+    with no_grad():
+        expected = model(tokens).data
+    assert np.allclose(gates.ablated_logits(model, tokens, [], after=3), expected, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(gates.ablated_logits(model, tokens, [0, 1], after=3), expected)
 
 
 def test_flow_errors_name_the_problem():
