@@ -9,12 +9,23 @@ callers in ``surface.py`` raise; these return a shape, or a sentence saying what
 
 import numpy as np
 
-__all__ = ["broadcast_shape", "reshape_problem", "index_problem", "nested_shape", "is_int"]
+__all__ = ["broadcastable", "broadcast_shape", "reshape_problem", "index_problem", "nested_shape", "is_int"]
 
 
 def is_int(value):
     """An int or numpy integer, not a bool (numpy refuses True as a size or an axis)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def broadcastable(sa, sb):
+    """Do two shapes broadcast together? (numpy's rule; quick for a bias, whose shape is a suffix)"""
+    extra = len(sa) - len(sb)
+    if (sa[extra:] == sb) if extra >= 0 else (sb[-extra:] == sa):
+        return True
+    for m, n in zip(sa[::-1], sb[::-1]):
+        if m != n and m != 1 and n != 1:
+            return False
+    return True
 
 
 def broadcast_shape(*shapes):

@@ -7,12 +7,14 @@ through the engine's ``_unary``/``_binary``/``_nary``. Nothing here differentiat
 """
 
 import builtins
+import numbers
 import operator
 
 import numpy as np
 
 from . import ops
-from .engine import Tensor, _binary, _const, _nary, _unary
+from .checks import broadcast_shape, broadcastable, index_problem, is_int, nested_shape, reshape_problem
+from .engine import Tensor, _binary, _const, _nary, _node, _unary
 from .errors import ShapeError
 
 __all__ = ["add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs", "sigmoid",
@@ -21,6 +23,8 @@ __all__ = ["add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sq
            "squeeze", "unsqueeze", "expand_dims", "transpose", "permute", "swapaxes", "broadcast_to",
            "expand", "split", "chunk", "unbind", "stack", "concatenate", "cat", "where"]
 
+_BOOL = np.dtype(bool)
+
 
 def as_tensor(value, like=None):
     """``value`` as a Tensor: itself, or a constant (with ``like``'s dtype rules for a Python number)."""
@@ -28,42 +32,126 @@ def as_tensor(value, like=None):
         return value
     if like is not None:
         return _lift(value, like, "as_tensor")
-    return _const(np.asarray(value))
+    return _const(numeric_array(value, "as_tensor"))
 
 
-def _lift(value, like, op):
-    """A constant tensor for a Python number or array met in a binary op."""
-    if isinstance(value, (bool, int, builtins.float)):
-        # numpy's rule for Python scalars: they take the tensor's dtype (float32 stays float32)
-        dtype = like._data.dtype if isinstance(like, Tensor) else np.result_type(value)
-        if dtype.kind != "f":
-            dtype = np.result_type(dtype, value)
-        return _const(np.asarray(value, dtype=dtype))
+def _tensor(value, op, others=()):
+    """An op's argument as a Tensor; anything but numbers and numeric arrays is refused, naming
+    ``op`` and the shapes of the ``others`` (the op's other array arguments)."""
+    return value if isinstance(value, Tensor) else _const(numeric_array(value, op, others))
+
+
+def numeric_array(value, op, others=()):
+    """A new bool, int or float array from ``value``, checked before numpy converts it.
+
+    Ragged lists and non-numeric data raise a TypeError naming ``op`` and the shapes of
+    ``others``, the op's other arguments (numpy's own messages name neither). A rectangular
+    list converts without error: whatever it holds, numpy then gives it a dtype, and only
+    bool, int and float ones are kept.
+    """
+    if isinstance(value, Tensor):
+        value = value._data
+    if isinstance(value, (list, tuple)):
+        if nested_shape(value) is None:
+            raise TypeError(f"{op}: cannot make a tensor from a ragged {type(value).__name__} "
+                            f"(its rows differ in length or depth){_beside(others)}")
+    elif not isinstance(value, (np.ndarray, np.generic, numbers.Number)):
+        raise TypeError(f"{op}: cannot make a tensor from {type(value).__name__} {value!r:.60}{_beside(others)}")
+    array = np.array(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: only bool, int and float data make a tensor, got a {type(value).__name__} "
+                        f"of dtype {array.dtype} and shape {array.shape}{_beside(others)}")
+    return array
+
+
+def _beside(others):
+    """The shapes of an op's other arguments, for an error message (a ragged list has none)."""
+    shapes = [o.shape for o in others if isinstance(o, (Tensor, np.ndarray))]
+    shapes += [nested_shape(o) for o in others if isinstance(o, (list, tuple)) and nested_shape(o) is not None]
+    return f" (beside tensors of shapes {', '.join(map(str, shapes))})" if shapes else ""
+
+
+def _private(array):
+    """A constant that only the op it is made for can reach: no graph needs to freeze it."""
+    t = _node(array, None)
+    t._frozen = True
+    return t
+
+
+def _lift(value, like, op, others=()):
+    """A constant tensor for a Python number or array met in a binary op (``others``: more of
+    the op's arrays, for the error messages)."""
+    if isinstance(value, (bool, int, builtins.float)) and not isinstance(value, np.generic):  # np.float64 is a float
+        return _private(np.asarray(value, dtype=_scalar_dtype(value, like, op, others)))
     if isinstance(value, (np.ndarray, np.generic, list, tuple)):
-        return _const(np.array(value))  # a copy, as torch does: a later write cannot reach the graph
-    raise TypeError(f"{op}: cannot combine a Tensor with {type(value).__name__}")
+        # a copy, as torch does: a later write cannot reach the graph
+        return _private(numeric_array(value, op, (like, *others)))
+    shape = f" of shape {like.shape}" if isinstance(like, Tensor) else ""
+    raise TypeError(f"{op}: cannot combine a Tensor{shape} with {type(value).__name__}{_beside(others)}")
 
 
-def _broadcasting(op, name):
-    """The function for a binary op: lift Python numbers and arrays, name both shapes on a misfit."""
-    def fn(a, b):
-        if not isinstance(a, Tensor):
-            a = _lift(a, b, op.__name__)
+def _scalar_dtype(value, like, op, others=()):
+    """numpy's rule for a Python scalar beside an array: it takes the array's dtype (float32 stays
+    float32), a float beside ints or bools makes float64, an int beside bools int64. An int that
+    does not fit the dtype is refused, as numpy does."""
+    if not isinstance(like, Tensor):
+        return np.result_type(value)
+    dtype = like._data.dtype
+    if type(value) is builtins.float or (op == "Div" and dtype.kind != "f"):
+        # true division of integers runs in float64: numpy does not cast an int to the tensor's dtype there
+        return dtype if dtype.kind == "f" else np.dtype(np.float64)
+    if type(value) is bool:
+        return dtype
+    if dtype.kind == "f":
+        if value.bit_length() > 1023:  # np.asarray would raise OverflowError
+            raise ValueError(f"{op}: the integer {value} is too large for a tensor of shape {like.shape} "
+                             f"and dtype {dtype}{_beside(others)}")
+        return dtype
+    if dtype == _BOOL:
+        dtype = np.dtype(np.int64)
+    info = np.iinfo(dtype)
+    if not info.min <= value <= info.max:
+        raise ValueError(f"{op}: the integer {value} is out of range for a tensor of shape {like.shape} and dtype "
+                         f"{dtype} ([{info.min}, {info.max}]){_beside(others)}; convert the tensor first, "
+                         "e.g. astype(np.float64)")
+    return dtype
+
+
+def _misfit(op, a, b):
+    return ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together")
+
+
+def _broadcasting(op, name, refuse_bools=None):
+    """The function for a binary op: lift Python numbers and arrays, check shapes that differ.
+
+    ``refuse_bools``: what to do instead, for an op that numpy refuses on two bool arrays. The
+    function's ``method`` serves the operator and the method, whose first operand is a Tensor
+    already: one isinstance less on the hottest path there is (``h * c``).
+    """
+    label = op.__name__  # the errors name the op as its node does: Add, MatMul
+
+    def method(a, b):
         if not isinstance(b, Tensor):
-            b = _lift(b, a, op.__name__)
-        try:
-            return _binary(op, a, b)
-        except ValueError as e:
-            raise ShapeError(f"{op.__name__}: shapes {a.shape} and {b.shape} do not broadcast together "
-                             f"({e})") from None
-    fn.__name__ = fn.__qualname__ = name
+            b = _lift(b, a, label)
+        sa, sb = a._data.shape, b._data.shape
+        # equal shapes (the common case) and a scalar operand always fit: no Python loop for them
+        if sa != sb and sa and sb and not broadcastable(sa, sb):
+            raise _misfit(label, a, b)
+        if refuse_bools is not None and a._data.dtype is _BOOL and b._data.dtype is _BOOL:
+            raise TypeError(f"{label}: not defined for two bool tensors (shapes {sa} and {sb}); {refuse_bools}")
+        return _binary(op, a, b)
+
+    def fn(a, b):
+        return method(a if isinstance(a, Tensor) else _lift(a, b, label), b)
+    fn.__name__ = fn.__qualname__ = method.__name__ = method.__qualname__ = name
+    fn.method = method
     return fn
 
 
 # ---- arithmetic -----------------------------------------------------------------------------
 
 add = _broadcasting(ops.Add, "add")
-sub = _broadcasting(ops.Sub, "sub")
+sub = _broadcasting(ops.Sub, "sub", refuse_bools="use logical_xor (^) or convert to int")
 mul = _broadcasting(ops.Mul, "mul")
 div = _broadcasting(ops.Div, "div")
 _pow = _broadcasting(ops.Pow, "pow")
@@ -72,42 +160,67 @@ minimum = _broadcasting(ops.Minimum, "minimum")
 
 
 def pow(x, exponent):  # noqa: A001 - numpy's and torch's name
-    if isinstance(exponent, (int, builtins.float)) and not isinstance(exponent, bool):
-        x = as_tensor(x)
-        if x._data.dtype.kind in "biu" and isinstance(exponent, int) and exponent < 0:
-            raise ValueError(f"pow: integers to negative integer powers are not allowed (tensor of shape "
-                             f"{x.shape} and dtype {x.dtype} ** {exponent}); convert it to float first")
+    if isinstance(exponent, (int, builtins.float, np.integer, np.floating)) and not isinstance(exponent, bool):
+        x = _tensor(x, "Pow")
+        if type(exponent) is int:
+            _scalar_dtype(exponent, x, "Pow")  # it must fit the tensor's dtype, as numpy requires
+        if x._data.dtype.kind in "biu" and is_int(exponent) and exponent < 0 and x._data.size:
+            raise _negative_power(x, exponent)
         return _unary(ops.PowScalar, x, exponent)
+    x = x if isinstance(x, Tensor) else _lift(x, exponent, "Pow")  # 2 ** tensor
+    exponent = exponent if isinstance(exponent, Tensor) else _lift(exponent, x, "Pow")
+    if x._data.dtype.kind in "biu" and exponent._data.dtype.kind in "iu" and (exponent._data < 0).any() \
+            and x._data.size:
+        raise _negative_power(x, exponent)
     return _pow(x, exponent)
 
 
+def _negative_power(x, exponent):
+    shown = f"a tensor of shape {exponent.shape}" if isinstance(exponent, Tensor) else exponent
+    return ValueError(f"pow: integers to negative integer powers are not allowed (tensor of shape {x.shape} "
+                      f"and dtype {x.dtype} ** {shown}); convert it to float first")
+
+
+def _matmul_problem(sa, sb):
+    """Why arrays of shapes ``sa`` and ``sb`` do not matmul (numpy's rules), or None."""
+    if not sa or not sb:
+        return "operands must have at least one dimension"
+    inner_b = sb[-2] if len(sb) > 1 else sb[0]
+    if sa[-1] != inner_b:
+        return (f"the last axis of the first ({sa[-1]}) must equal the "
+                f"{'second-to-last' if len(sb) > 1 else 'only'} axis of the second ({inner_b})")
+    if (len(sa) > 2 or len(sb) > 2) and not broadcastable(sa[:-2], sb[:-2]):
+        return f"the batch axes {sa[:-2]} and {sb[:-2]} do not broadcast together"
+    return None
+
+
 def matmul(a, b):
-    a, b = as_tensor(a), as_tensor(b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"MatMul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}")
-    inner_a = a.shape[-1]
-    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
-    if inner_a != inner_b:
-        raise ShapeError(f"MatMul: shapes {a.shape} and {b.shape} are not aligned: "
-                         f"the last axis of the first ({inner_a}) must equal the "
-                         f"{'second-to-last' if b.ndim > 1 else 'only'} axis of the second ({inner_b})")
-    try:
-        return _binary(ops.MatMul, a, b)
-    except ValueError:
-        raise ShapeError(f"MatMul: the batch axes of shapes {a.shape} and {b.shape} do not broadcast") from None
+    if not isinstance(a, Tensor):
+        a = _tensor(a, "MatMul", (b,))
+    if not isinstance(b, Tensor):
+        b = _tensor(b, "MatMul", (a,))
+    sa, sb = a._data.shape, b._data.shape
+    if not (len(sa) == 2 == len(sb) and sa[1] == sb[0]):  # two matrices that fit: the common case
+        problem = _matmul_problem(sa, sb)
+        if problem:
+            raise ShapeError(f"MatMul: shapes {sa} and {sb} do not fit: {problem}")
+    return _binary(ops.MatMul, a, b)
 
 
 def dot(a, b):
     """numpy's (and tinygrad's) dot for 1-D and 2-D operands, a matmul; use matmul beyond."""
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = _tensor(a, "dot", (b,)), _tensor(b, "dot", (a,))
     if a.ndim > 2 or b.ndim > 2:
         raise ShapeError(f"dot: operands of at most two axes, got shapes {a.shape} and {b.shape}; "
                          "use matmul (@) for stacks of matrices")
-    return matmul(a, b)
+    problem = _matmul_problem(a.shape, b.shape)
+    if problem:
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} do not fit: {problem}")
+    return _binary(ops.MatMul, a, b)
 
 
 def square(x):
-    x = as_tensor(x)
+    x = _tensor(x, "square")
     return _binary(ops.Mul, x, x)
 
 
@@ -115,14 +228,24 @@ def square(x):
 
 
 def _elementwise(op, doc):
+    name = op.__name__.lower()
+
     def fn(x):
-        return _unary(op, x if isinstance(x, Tensor) else as_tensor(x))
-    fn.__name__ = fn.__qualname__ = op.__name__.lower()
+        return _unary(op, x if isinstance(x, Tensor) else _tensor(x, name))
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return fn
 
 
-neg = _elementwise(ops.Neg, "-x")
+def neg(x):
+    """-x"""
+    x = x if isinstance(x, Tensor) else _tensor(x, "neg")
+    if x._data.dtype is _BOOL:
+        raise TypeError(f"neg: not defined for a bool tensor (shape {x.shape}); use logical_not (~) "
+                        "or convert to int first")
+    return _unary(ops.Neg, x)
+
+
 exp = _elementwise(ops.Exp, "e to the x")
 log = _elementwise(ops.Log, "the natural logarithm")
 sqrt = _elementwise(ops.Sqrt, "the square root")
@@ -133,16 +256,35 @@ relu = _elementwise(ops.Relu, "max(x, 0); its gradient is 0 at 0, as PyTorch's")
 
 
 def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
+    x = _tensor(x, "clip")
     if min is None and max is None:
-        raise ValueError("clip: give min, max or both")
-    return _unary(ops.Clip, as_tensor(x), min, max)
+        raise ValueError(f"clip: give min, max or both (tensor of shape {x.shape})")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clip: min and max must be numbers or None, got {type(bound).__name__} "
+                            f"{bound!r:.60} (tensor of shape {x.shape})")
+        if type(bound) is int:
+            _scalar_dtype(bound, x, "clip")  # an int must fit an integer tensor's dtype, as numpy requires
+    return _unary(ops.Clip, x, min, max)
 
 
 def astype(x, dtype):
-    dtype = np.dtype(dtype)
+    dtype = _dtype(dtype, x, "astype")
     if x._rg and dtype.kind != "f":
-        raise TypeError(f"astype: cannot cast a tensor that requires grad to {dtype}; detach() it first")
+        raise TypeError(f"astype: cannot cast a tensor that requires grad (shape {x.shape}) to {dtype}; "
+                        "detach() it first")
     return x if dtype == x._data.dtype else _unary(ops.Cast, x, dtype)
+
+
+def _dtype(spec, x, op):
+    """``spec`` as a bool, int or float numpy dtype, or a TypeError naming ``op``."""
+    try:
+        dtype = np.dtype(spec)
+    except (TypeError, ValueError):
+        dtype = None  # raised below, outside this handler: the error is ours, not numpy's parse error
+    if dtype is None or dtype.kind not in "biuf":
+        raise TypeError(f"{op}: {spec!r} is not a bool, int or float dtype (tensor of shape {x.shape})")
+    return dtype
 
 
 def _to_float32(x):
@@ -156,63 +298,97 @@ def _to_float64(x):
 # ---- reductions -----------------------------------------------------------------------------
 
 
+def _reduce(op, name, x, axis, keepdims, needs_elements=False, exponential=False):
+    x = _tensor(x, name)
+    axes = _axes(axis, x, name)
+    if needs_elements:
+        _check_reducible(x, axes, name)
+    if exponential:
+        x = _exponential_input(x, name)
+    return _unary(op, x, axes, _keepdims(keepdims, x, name))
+
+
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    x = as_tensor(x)
-    return _unary(ops.Sum, x, _axes(axis, x.ndim, "sum"), keepdims)
+    return _reduce(ops.Sum, "sum", x, axis, keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
-    x = as_tensor(x)
-    return _unary(ops.Mean, x, _axes(axis, x.ndim, "mean"), keepdims)
+    return _reduce(ops.Mean, "mean", x, axis, keepdims)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    x = as_tensor(x)
-    _check_not_empty(x, "max")
-    return _unary(ops.Max, x, _axes(axis, x.ndim, "max"), keepdims)
+    return _reduce(ops.Max, "max", x, axis, keepdims, needs_elements=True)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    x = as_tensor(x)
-    _check_not_empty(x, "min")
-    return _unary(ops.Min, x, _axes(axis, x.ndim, "min"), keepdims)
+    return _reduce(ops.Min, "min", x, axis, keepdims, needs_elements=True)
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    x = as_tensor(x)
-    _check_not_empty(x, "logsumexp")
-    return _unary(ops.LogSumExp, x, _axes(axis, x.ndim, "logsumexp"), keepdims)
+    return _reduce(ops.LogSumExp, "logsumexp", x, axis, keepdims, needs_elements=True, exponential=True)
 
 
 def softmax(x, axis=-1):
-    x = as_tensor(x)
-    return _unary(ops.Softmax, x, _axis(axis, x.ndim, "softmax"))
+    return _softmax(ops.Softmax, "softmax", x, axis)
 
 
 def log_softmax(x, axis=-1):
-    x = as_tensor(x)
-    return _unary(ops.LogSoftmax, x, _axis(axis, x.ndim, "log_softmax"))
+    return _softmax(ops.LogSoftmax, "log_softmax", x, axis)
+
+
+def _softmax(op, name, x, axis):
+    x = _exponential_input(_tensor(x, name), name)
+    if x.ndim == 0:  # axis 0 of a scalar, as numpy and torch take it: the softmax of one element
+        _axis(axis, 1, name, x.shape)
+        return reshape(_unary(op, reshape(x, (1,)), 0), ())
+    return _unary(op, x, _axis(axis, x.ndim, name, x.shape))
 
 
 def argmax(x, axis=None):
-    return _const(np.argmax(as_tensor(x)._data, axis=axis))
+    return _arg_extreme(np.argmax, "argmax", x, axis)
 
 
 def argmin(x, axis=None):
-    return _const(np.argmin(as_tensor(x)._data, axis=axis))
+    return _arg_extreme(np.argmin, "argmin", x, axis)
+
+
+def _arg_extreme(find, name, x, axis):
+    x = _tensor(x, name)
+    if axis is not None:  # numpy and torch take axis 0 (or -1) of a 0-d tensor too
+        axis = _axis(axis, builtins.max(x.ndim, 1), name, x.shape)
+    if x.ndim:
+        _check_reducible(x, axis, name)
+    return _const(find(x._data, axis=axis))
 
 
 # ---- shape ----------------------------------------------------------------------------------
 
 
 def reshape(x, *shape):
-    x = as_tensor(x)
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    try:
-        return _unary(ops.Reshape, x, tuple(shape))
-    except ValueError:
-        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                         f"({x.size} elements) into {tuple(shape)}") from None
+    x = _tensor(x, "reshape")
+    shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+    if not _plain_reshape(shape, x._data.size):  # numpy ints, or a misfit: the full check
+        _check_sizes(shape, x, "reshape")
+        problem = reshape_problem(x._data.size, shape)
+        if problem:
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+                             f"into {shape}: {problem}")
+    return _unary(ops.Reshape, x, shape)
+
+
+def _plain_reshape(shape, size):
+    """Python ints (one of them perhaps -1) that hold ``size`` elements: the common case, checked inline."""
+    known, free = 1, False
+    for n in shape:
+        if type(n) is not int:
+            return False
+        if n >= 0:
+            known *= n
+        elif n != -1 or free:
+            return False
+        else:
+            free = True
+    return known != 0 and size % known == 0 if free else known == size
 
 
 def flatten(x):
@@ -220,87 +396,116 @@ def flatten(x):
 
 
 def squeeze(x, axis=None):
-    x = as_tensor(x)
-    axes = _axes(axis, x.ndim, "squeeze")
+    x = _tensor(x, "squeeze")
+    axes = _axes(axis, x, "squeeze")
     if axes is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     elif not isinstance(axes, tuple):
         axes = (axes,)
-    if any(x.shape[i] != 1 for i in axes):
+    if builtins.any(x.shape[i] != 1 for i in axes):
         raise ShapeError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
 def unsqueeze(x, axis):
-    x = as_tensor(x)
-    axis = _axis(axis, x.ndim + 1, "unsqueeze")
+    x = _tensor(x, "unsqueeze")
+    axis = _axis(axis, x.ndim + 1, "unsqueeze", x.shape)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def transpose(x, *axes):
-    x = as_tensor(x)
-    axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list, type(None))) else axes
-    if not axes:
+    x = _tensor(x, "transpose")
+    if not axes or (len(axes) == 1 and axes[0] is None):  # no axes given: reverse them all
         return _unary(ops.Transpose, x, None)
-    axes = tuple(_axis(a, x.ndim, "transpose") for a in axes)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    axes = tuple(_axis(a, x.ndim, "transpose", x.shape) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     return _unary(ops.Transpose, x, axes)
 
 
 def swapaxes(x, axis1, axis2):
-    x = as_tensor(x)
+    x = _tensor(x, "swapaxes")
     axes = list(range(x.ndim))
-    a, b = _axis(axis1, x.ndim, "swapaxes"), _axis(axis2, x.ndim, "swapaxes")
+    a, b = _axis(axis1, x.ndim, "swapaxes", x.shape), _axis(axis2, x.ndim, "swapaxes", x.shape)
     axes[a], axes[b] = axes[b], axes[a]
     return _unary(ops.Transpose, x, tuple(axes))
 
 
 def broadcast_to(x, shape):
-    x = as_tensor(x)
-    try:
-        np.broadcast_shapes(x.shape, tuple(shape))
-        return _unary(ops.BroadcastTo, x, tuple(shape))
-    except ValueError:
-        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+    x = _tensor(x, "broadcast_to")
+    shape = (shape,) if is_int(shape) else shape
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"broadcast_to: the shape must be an int or a tuple of ints, got {type(shape).__name__} "
+                        f"{shape!r:.60} (tensor of shape {x.shape})")
+    shape = tuple(shape)
+    _check_sizes(shape, x, "broadcast_to")
+    fits = len(shape) >= x.ndim and builtins.all(n >= 0 for n in shape) and builtins.all(
+        m == 1 or m == n for m, n in zip(x.shape[::-1], shape[::-1]))
+    if not fits:
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
+    return _unary(ops.BroadcastTo, x, shape)
 
 
 # ---- indexing and pieces --------------------------------------------------------------------
 
-
 def getitem(x, index):
     kind = type(index)
-    if kind is int or kind is slice or (kind is tuple and _is_basic(index)):
-        unique = True  # the hot path: x[t], x[a:b], gates[:, a:b]
-    else:
-        index, unique = _normalize_index(index)
+    shape = x._data.shape
+    # the hot path (x[t], x[a:b], gates[:, a:b]): plain ints and valid slices that fit, checked
+    # inline (a call per part costs more than the check; this runs for every gates[:, a:b])
+    fits = False
     try:
-        return _unary(ops.GetItem, x, index, unique)
-    except IndexError as e:
-        raise IndexError(f"getitem: index {_show_index(index)} does not fit a tensor of shape {x.shape}: {e}") from None
+        if kind is int:
+            fits = shape and -shape[0] <= index < shape[0]
+        elif kind is slice:
+            index.indices(0)  # refuses bounds that are not ints and a zero step, in C
+            fits = bool(shape)
+        elif kind is tuple and len(index) <= len(shape):
+            fits, i = True, 0
+            for part in index:
+                if type(part) is slice:
+                    part.indices(0)
+                elif type(part) is not int or not -shape[i] <= part < shape[i]:
+                    fits = False
+                    break
+                i += 1
+    except (TypeError, ValueError):
+        fits = False  # a bad slice: the slow path below names the problem
+    if fits:
+        return _unary(ops.GetItem, x, index, True)
+    index, unique = _normalize_index(index, x)
+    problem = index_problem(shape, index)
+    if problem:
+        raise IndexError(f"getitem: index {_show_index(index)} does not fit a tensor of shape {shape}: {problem}")
+    return _unary(ops.GetItem, x, index, unique)
 
 
 def unbind(x, axis=0):
     """The slices along ``axis``, each carrying its own gradient into one shared buffer."""
-    x = as_tensor(x)
-    axis = _axis(axis, x.ndim, "unbind")
+    x = _tensor(x, "unbind")
+    axis = _axis(axis, x.ndim, "unbind", x.shape)
     lead = (slice(None),) * axis
     return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
 
 
 def split(x, indices_or_sections, axis=0):
     """numpy.split: ``n`` equal pieces, or pieces cut at the given indices."""
-    x = as_tensor(x)
-    axis = _axis(axis, x.ndim, "split")
+    x = _tensor(x, "split")
+    axis = _axis(axis, x.ndim, "split", x.shape)
     length = x.shape[axis]
-    if isinstance(indices_or_sections, int):
-        if indices_or_sections <= 0 or length % indices_or_sections:
-            raise ShapeError(f"split: axis {axis} of shape {x.shape} does not split into "
-                             f"{indices_or_sections} equal pieces")
-        step = length // indices_or_sections
-        cuts = list(range(step, length, step))
+    if is_int(indices_or_sections):
+        n = int(indices_or_sections)
+        if n <= 0 or length % n:
+            raise ShapeError(f"split: axis {axis} of shape {x.shape} does not split into {n} equal pieces")
+        cuts = [length // n * k for k in range(1, n)]
+    elif isinstance(indices_or_sections, (tuple, list, np.ndarray)) and builtins.all(
+            is_int(i) for i in np.ravel(indices_or_sections)):
+        cuts = [int(i) for i in np.ravel(indices_or_sections)]
     else:
-        cuts = list(indices_or_sections)
+        raise TypeError(f"split: expected a number of pieces or a list of int indices, got "
+                        f"{indices_or_sections!r:.60} (tensor of shape {x.shape})")
     lead = (slice(None),) * axis
     bounds = [0] + cuts + [length]
     return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
@@ -308,14 +513,17 @@ def split(x, indices_or_sections, axis=0):
 
 def chunk(x, chunks, axis=0):
     """torch.chunk: ``chunks`` pieces of equal size (the last may be smaller)."""
-    x = as_tensor(x)
-    axis = _axis(axis, x.ndim, "chunk")
-    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks <= 0:
+    x = _tensor(x, "chunk")
+    axis = _axis(axis, x.ndim, "chunk", x.shape)
+    if not is_int(chunks) or chunks <= 0:
         raise ValueError(f"chunk: the number of chunks must be a positive int, got {chunks!r} "
                          f"(tensor of shape {x.shape})")
-    step = -(-x.shape[axis] // chunks)
+    length = x.shape[axis]
     lead = (slice(None),) * axis
-    return tuple(x[lead + (slice(a, a + step),)] for a in range(0, x.shape[axis], step))
+    if length == 0:  # torch: as many empty pieces as asked for
+        return tuple(x[lead + (slice(0, 0),)] for _ in range(chunks))
+    step = -(-length // chunks)
+    return tuple(x[lead + (slice(a, a + step),)] for a in range(0, length, step))
 
 
 def stack(tensors, axis=0):
@@ -323,99 +531,147 @@ def stack(tensors, axis=0):
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: every tensor must have the same shape, got {[t.shape for t in tensors]}")
-    return _nary(ops.Stack, tensors, _axis(axis, tensors[0].ndim + 1, "stack"))
+    return _nary(ops.Stack, tensors, _axis(axis, tensors[0].ndim + 1, "stack", tensors[0].shape))
 
 
 def concatenate(tensors, axis=0):
     tensors = _tensor_list(tensors, "concatenate")
-    if builtins.any(t.ndim == 0 for t in tensors):
-        raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated; use stack()")
-    axis = _axis(axis, tensors[0].ndim, "concatenate")
-    try:
-        return _nary(ops.Concatenate, tensors, axis)
-    except ValueError:
-        raise ShapeError(f"concatenate: shapes {[t.shape for t in tensors]} differ outside axis {axis}") from None
+    shapes = [t.shape for t in tensors]
+    if builtins.any(not s for s in shapes):
+        raise ShapeError(f"concatenate: zero-dimensional tensors cannot be concatenated, got shapes {shapes}; "
+                         "use stack()")
+    axis = _axis(axis, len(shapes[0]), "concatenate", shapes)
+    if builtins.any(len(s) != len(shapes[0]) or s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]
+                    for s in shapes):
+        raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+    return _nary(ops.Concatenate, tensors, axis)
+
+
+_PYTHON_RANK = {bool: 0, int: 1, builtins.float: 2}  # Python numbers, narrowest first
 
 
 def where(condition, x, y):
     """``x`` where ``condition`` holds, else ``y``; gradients flow to x and y, not to the condition."""
-    cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = condition._data if isinstance(condition, Tensor) else numeric_array(condition, "where", (x, y))
+    cond = np.array(cond, dtype=bool)  # a copy: a later write to the condition cannot reach the graph
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
-        x = as_tensor(x)
-    x = x if isinstance(x, Tensor) else _lift(x, y, "where")
-    y = y if isinstance(y, Tensor) else _lift(y, x, "where")
-    try:
-        np.broadcast_shapes(cond.shape, x.shape, y.shape)
-    except ValueError:
+        # the wider first (an array, then a Python float, int, bool): the other, a Python number,
+        # then takes its dtype (numpy's rule)
+        if _PYTHON_RANK.get(type(y), 3) > _PYTHON_RANK.get(type(x), 3):
+            y = _tensor(y, "where", (cond, x))
+        else:
+            x = _tensor(x, "where", (cond, y))
+    x = x if isinstance(x, Tensor) else _lift(x, y, "where", (cond,))
+    y = y if isinstance(y, Tensor) else _lift(y, x, "where", (cond,))
+    if not cond.shape == x.shape == y.shape and broadcast_shape(cond.shape, x.shape, y.shape) is None:
         raise ShapeError(f"where: shapes {cond.shape} (condition), {x.shape} and {y.shape} do not "
-                         "broadcast together") from None
+                         "broadcast together")
     return _nary(ops.Where, (x, y), cond)
 
 
 # ---- argument checks ------------------------------------------------------------------------
 
 
-def _axis(axis, ndim, op):
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+def _axis(axis, ndim, op, shape):
+    """``axis`` in [0, ndim); ``shape`` is the tensor's (or a list, the tensors'), named in the error."""
+    what = f"tensors of shapes {shape}" if isinstance(shape, list) else f"a tensor of shape {shape}"
+    if not is_int(axis):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r} ({what})")
     if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
+        valid = f"the axes are {-ndim} to {ndim - 1}" if ndim else "there are none"
+        raise np.exceptions.AxisError(f"{op}: axis {axis} is out of range for {what}: {valid}")
     return int(axis) % ndim
 
 
-def _axes(axis, ndim, op):
+def _axes(axis, x, op, several=True):
+    """None, one axis or (when ``several``) a tuple of distinct axes of ``x``.
+
+    A 0-d tensor has axis 0 (and -1) for a reduction, as in numpy and torch: reducing over it
+    is reducing over everything, None.
+    """
     if axis is None:
         return None
-    if isinstance(axis, (tuple, list)):
-        axes = tuple(_axis(a, ndim, op) for a in axis)
+    ndim = builtins.max(x.ndim, 1)
+    if several and isinstance(axis, (tuple, list)):
+        axes = tuple(_axis(a, ndim, op, x.shape) for a in axis)
         if len(set(axes)) != len(axes):
-            raise ValueError(f"{op}: repeated axis in {axis}")
-        return axes
-    return _axis(axis, ndim, op)
+            raise ValueError(f"{op}: repeated axis in {axis} (tensor of shape {x.shape})")
+    else:
+        axes = _axis(axis, ndim, op, x.shape)
+    return None if x.ndim == 0 else axes
 
 
-def _check_not_empty(t, op):
-    if t.size == 0:
-        raise ValueError(f"{op}: cannot reduce a tensor of shape {t.shape} with no elements")
+def _keepdims(keepdims, x, op):
+    if not isinstance(keepdims, (bool, int, np.bool_, np.integer)):
+        raise TypeError(f"{op}: keepdims must be True or False, got {keepdims!r:.60} (tensor of shape {x.shape})")
+    return bool(keepdims)
 
 
-def _is_basic(index):
-    """A tuple of ints and slices only: it selects every element at most once, no copy needed."""
-    for part in index:
-        kind = type(part)
-        if kind is not slice and kind is not int:
-            return False
-    return True
+def _check_sizes(shape, x, op):
+    bad = [n for n in shape if not is_int(n)]
+    if bad:
+        raise TypeError(f"{op}: sizes must be ints, got {bad[0]!r} in {shape} (tensor of shape {x.shape})")
 
 
-def _normalize_index(index):
+def _check_reducible(x, axes, op):
+    """numpy's max, min and argmax have no answer over an axis of length 0."""
+    shape = x._data.shape
+    if axes is None:
+        empty = x._data.size == 0
+    else:
+        empty = builtins.any(shape[a] == 0 for a in (axes if isinstance(axes, tuple) else (axes,)))
+    if empty:
+        over = "all axes" if axes is None else f"axis {axes}"
+        raise ValueError(f"{op}: cannot reduce a tensor of shape {shape} over {over}: there are no elements")
+
+
+def _exponential_input(x, op):
+    """The input of softmax, log_softmax or logsumexp, which subtract the maximum: integers as the
+    float dtype numpy's exp gives them (x - max of uint8 would wrap around), bools refused."""
+    kind = x._data.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{op}: not defined for a bool tensor (shape {x.shape}); convert it to float first")
+    return astype(x, np.result_type(x._data.dtype, np.float16)) if kind in "iu" else x
+
+
+def _normalize_index(index, x):
     """Turn Tensors and lists in an index into arrays; say whether it selects each element once."""
     parts = index if isinstance(index, tuple) else (index,)
     out, unique = [], True
     for part in parts:
         if isinstance(part, Tensor):
             part = part._data
-        if isinstance(part, (list, np.ndarray)):
+        if isinstance(part, list):
+            part = numeric_array(part, "getitem", (x,))
+            if part.size == 0 and part.dtype.kind == "f":
+                part = part.astype(np.intp)  # numpy reads an empty list as no positions, not as floats
+        if isinstance(part, np.ndarray):
+            if part.dtype.kind not in "biu":
+                raise IndexError(f"getitem: index arrays must hold integers or booleans, got dtype {part.dtype} "
+                                 f"of shape {part.shape} (tensor of shape {x.shape})")
             part = np.array(part)  # a copy: the index must not change before backward
-            if part.dtype.kind in "iu":
+            if part.dtype.kind != "b":
                 unique = False  # integer arrays may repeat a position
-            elif part.dtype.kind != "b":
-                raise IndexError(f"getitem: index arrays must hold integers or booleans, got {part.dtype}")
-        elif isinstance(part, bool):
+        elif isinstance(part, (bool, np.bool_)):
             unique = False
         elif not isinstance(part, (int, np.integer, slice, type(None), type(Ellipsis))):
-            raise IndexError(f"getitem: cannot index with {type(part).__name__}")
+            raise IndexError(f"getitem: cannot index with {type(part).__name__} {part!r:.40} "
+                             f"(tensor of shape {x.shape}); use ints, slices, None, ... or int/bool arrays")
         out.append(part)
     return (tuple(out) if isinstance(index, tuple) else out[0]), unique
 
 
 def _show_index(index):
-    text = repr(index)
-    return text if len(text) < 80 else text[:77] + "..."
+    def show(part):
+        return f"<{part.dtype} array of shape {part.shape}>" if isinstance(part, np.ndarray) else repr(part)
+    text = f"({', '.join(map(show, index))})" if isinstance(index, tuple) else show(index)
+    return text if len(text) < 120 else text[:117] + "..."
 
 
 def _tensor_list(tensors, op):
-    tensors = [as_tensor(t) for t in tensors]
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    tensors = [_tensor(t, op, tensors) for t in tensors]
     if not tensors:
         raise ValueError(f"{op}: needs at least one tensor")
     return tensors
@@ -448,14 +704,36 @@ def _array(x, dtype=None, copy=None):
 
 def _len(x):
     if x._data.ndim == 0:
-        raise TypeError("len() of a 0-d tensor")
+        raise TypeError("len: a tensor of shape () has no length")
     return len(x._data)
 
 
 def _iter(x):
     if x._data.ndim == 0:
-        raise TypeError("iteration over a 0-d tensor")
+        raise TypeError("iter: cannot iterate over a tensor of shape ()")
     return (x[i] for i in range(len(x._data)))
+
+
+def _bool(x):
+    if x._data.size != 1:  # numpy's rule: only one-element tensors have a truth value
+        raise ValueError(f"bool: the truth value of a tensor of shape {x.shape} is ambiguous; "
+                         "use .any() or .all() on its data, or compare its item()")
+    return bool(x._data)
+
+
+def _float(x):
+    if x._data.size != 1:
+        raise TypeError(f"float: only a one-element tensor converts to a Python float, shape is {x.shape}")
+    return builtins.float(x._data.item())
+
+
+def _int(x):
+    if x._data.size != 1:
+        raise TypeError(f"int: only a one-element tensor converts to a Python int, shape is {x.shape}")
+    value = x._data.item()
+    if isinstance(value, builtins.float) and not np.isfinite(value):
+        raise ValueError(f"int: cannot convert {value} to an int (tensor of shape {x.shape})")
+    return int(value)
 
 
 def _repr(x):
@@ -487,20 +765,44 @@ def _reflected(fn):
 
 
 def _comparison(compare):
+    name = compare.__name__
+
     def method(self, other):  # comparisons give constant boolean tensors, as in numpy
-        return _const(compare(self._data, other._data if isinstance(other, Tensor) else other))
-    method.__name__ = compare.__name__
+        if isinstance(other, Tensor):
+            other = other._data
+        elif isinstance(other, (np.ndarray, np.generic, list, tuple)):
+            other = numeric_array(other, name, (self,))
+        elif type(other) is int:
+            _check_comparable_int(self, other, name)
+        elif not isinstance(other, (bool, builtins.float)):  # numpy compares a Python number exactly
+            raise TypeError(f"{name}: cannot compare a tensor of shape {self.shape} with {type(other).__name__} "
+                            f"{other!r:.40}")
+        sa, sb = self._data.shape, np.shape(other)
+        if sa != sb and sa and sb and not broadcastable(sa, sb):
+            raise ShapeError(f"{name}: shapes {sa} and {sb} do not broadcast together")
+        return _const(compare(self._data, other))
+    method.__name__ = name
     return method
 
 
-_METHODS = {fn.__name__: fn for fn in (
+def _check_comparable_int(x, value, name):
+    """numpy compares any Python int with an integer tensor, but converts it for a bool tensor
+    (to int64) and a float one (to float), which overflows."""
+    kind = x._data.dtype.kind
+    if (kind == "b" and not -2**63 <= value < 2**63) or (kind == "f" and value.bit_length() > 1023):
+        raise ValueError(f"{name}: the integer {value} is out of range for comparing with a tensor of shape "
+                         f"{x.shape} and dtype {x.dtype}")
+
+
+_METHODS = {fn.__name__: getattr(fn, "method", fn) for fn in (
     add, sub, mul, div, pow, matmul, dot, square, maximum, minimum, neg, exp, log, sqrt, abs, sigmoid, tanh,
     relu, clip, astype, sum, mean, max, min, logsumexp, softmax, log_softmax, argmax, argmin, reshape, flatten,
     squeeze, unsqueeze, transpose, swapaxes, broadcast_to, unbind, split, chunk, numel, numpy, item, tolist)}
 _METHODS.update(clamp=clip, view=reshape, expand_dims=unsqueeze, permute=transpose, expand=broadcast_to,
                 float=_to_float32, double=_to_float64, T=property(transpose))
 _OPERATORS = {
-    "__add__": add, "__sub__": sub, "__mul__": mul, "__truediv__": div, "__pow__": pow, "__matmul__": matmul,
+    "__add__": add.method, "__sub__": sub.method, "__mul__": mul.method, "__truediv__": div.method, "__pow__": pow,
+    "__matmul__": matmul,
     "__radd__": _reflected(add), "__rsub__": _reflected(sub), "__rmul__": _reflected(mul),
     "__rtruediv__": _reflected(div), "__rpow__": _reflected(pow), "__rmatmul__": _reflected(matmul),
     "__neg__": neg, "__pos__": lambda x: x, "__abs__": abs, "__getitem__": getitem, "__setitem__": _setitem,
@@ -508,8 +810,7 @@ _OPERATORS = {
     "__le__": _comparison(operator.le), "__gt__": _comparison(operator.gt),
     "__ge__": _comparison(operator.ge),
     "__array__": _array, "__len__": _len, "__iter__": _iter, "__repr__": _repr,
-    "__bool__": lambda x: bool(x._data),  # numpy's rule: only one-element tensors have a truth value
-    "__float__": lambda x: builtins.float(item(x)), "__int__": lambda x: int(item(x)),
+    "__bool__": _bool, "__float__": _float, "__int__": _int,
 }
 for _name, _fn in {**_METHODS, **_OPERATORS}.items():
     setattr(Tensor, _name, _fn)
