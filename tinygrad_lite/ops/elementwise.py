@@ -203,7 +203,7 @@ class Div(Function):
 
     def backward(self, g, F=NUMPY):
         gx = g / self.y
-        return gx, (gx * (-self.x / self.y) if self.parents[1]._rg else None)
+        return gx, (-(gx * self.x / self.y) if self.parents[1]._rg else None)  # not -x: x may be bool
 
 
 class Pow(Function):

@@ -79,7 +79,7 @@ class LogSumExp(Function):
 
     def forward(self, x, axis, keepdims):
         self.x, self.axis, self.keepdims = x, axis, keepdims
-        m = np.max(x, axis=axis, keepdims=True)
+        m = np.asarray(np.max(x, axis=axis, keepdims=True))  # an array even for a 0-d x (np.max gives a scalar)
         m[~np.isfinite(m)] = 0  # all -inf gives -inf (and +inf gives inf), not inf - inf = NaN
         with np.errstate(divide="ignore"):
             out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
