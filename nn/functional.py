@@ -6,23 +6,50 @@
 import numpy as np
 
 from tinygrad_lite import ShapeError, Tensor, stack
+from tinygrad_lite.checks import nested_shape
+from tinygrad_lite.surface import numeric_array
 
 __all__ = ["mse_loss", "cross_entropy", "binary_cross_entropy_with_logits"]
 
+REDUCTIONS = ("mean", "sum", "none")
 
-def _reduce(loss, reduction, op):
+
+def _reduce(loss, reduction):
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss
+
+
+def _check_reduction(reduction, op, input, target):
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r:.60} "
+                         f"(input of shape {input.shape}, target of shape {target.shape})")
+
+
+def _float_input(input, op, target, what="input"):
+    """The loss's input as a float Tensor (a loss of integers has no gradient to train with, as in torch)."""
+    input = input if isinstance(input, Tensor) else Tensor(numeric_array(input, op, (target,)))
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: the {what} must be a float tensor, got dtype {input.dtype} of shape {input.shape}"
+                        f"{_target_shape(target)}; convert it first, e.g. astype(np.float32)")
+    return input
+
+
+def _target_shape(target):
+    """The target's shape for an error message ('' for junk or a ragged list, which have none)."""
+    if isinstance(target, (Tensor, np.ndarray)):
+        shape = target.shape
+    else:
+        shape = nested_shape(target) if isinstance(target, (list, tuple)) else None
+    return "" if shape is None else f" (target of shape {shape})"
 
 
 def _same_shape(input, target, op):
     """The target as a tensor of the input's shape; a silent broadcast is a classic bug, so it is an error."""
-    target = target if isinstance(target, Tensor) else Tensor(target, dtype=input.dtype)
+    if not isinstance(target, Tensor):
+        target = Tensor(numeric_array(target, op, (input,)).astype(input.dtype, copy=False))
     if target.shape != input.shape:
         raise ShapeError(f"{op}: input shape {input.shape} and target shape {target.shape} differ; "
                          "reshape one of them")
@@ -31,9 +58,11 @@ def _same_shape(input, target, op):
 
 def mse_loss(input, target, reduction="mean"):
     """Mean (or sum) of (input - target)²; input and target have the same shape."""
+    input = _float_input(input, "mse_loss", target)
     target = _same_shape(input, target, "mse_loss")
+    _check_reduction(reduction, "mse_loss", input, target)
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    return _reduce(diff * diff, reduction)
 
 
 def cross_entropy(logits, target, reduction="mean"):
@@ -41,19 +70,22 @@ def cross_entropy(logits, target, reduction="mean"):
 
     Computed through log_softmax, which subtracts the row maximum: finite for any finite logits.
     """
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    logits = _float_input(logits, "cross_entropy", target, "logits")
+    target = target.data if isinstance(target, Tensor) else numeric_array(target, "cross_entropy", (logits,))
+    _check_reduction(reduction, "cross_entropy", logits, target)
     if logits.ndim not in (1, 2) or target.shape != logits.shape[:-1]:
         raise ShapeError(f"cross_entropy: expected logits (N, C) with target (N,), or (C,) with a scalar target; "
                          f"got logits {logits.shape} and target {target.shape} (reshape a sequence to (N, C))")
     if target.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype} "
+                        f"(logits {logits.shape}, target {target.shape})")
     C = logits.shape[-1]
     if target.size and (target.min() < 0 or target.max() >= C):
-        raise IndexError(f"cross_entropy: target classes must lie in [0, {C}), "
-                         f"got values from {target.min()} to {target.max()}")
+        raise IndexError(f"cross_entropy: target classes must lie in [0, {C}), got values from {target.min()} "
+                         f"to {target.max()} (logits {logits.shape}, target {target.shape})")
     logp = logits.log_softmax(axis=-1)
     picked = logp[target] if logits.ndim == 1 else logp[np.arange(len(target)), target]
-    return _reduce(-picked, reduction, "cross_entropy")
+    return _reduce(-picked, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
@@ -62,7 +94,10 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     Written as softplus(x) - x*y with softplus(x) = logsumexp(0, x): finite for |x| = 1000, and
     its gradient is exactly σ(x) - y everywhere (the max/abs form gets x = 0 wrong).
     """
-    target = _same_shape(logits, target, "binary_cross_entropy_with_logits")
+    op = "binary_cross_entropy_with_logits"
+    logits = _float_input(logits, op, target, "logits")
+    target = _same_shape(logits, target, op)
+    _check_reduction(reduction, op, logits, target)
     zeros = Tensor(np.zeros(logits.shape, logits.dtype))
     softplus = stack([zeros, logits]).logsumexp(axis=0)
-    return _reduce(softplus - logits * target, reduction, "binary_cross_entropy_with_logits")
+    return _reduce(softplus - logits * target, reduction)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from tinygrad_lite import ShapeError, Tensor
+from tinygrad_lite.surface import numeric_array
 
 from ._rng import generator, uniform
 from .module import Module, Parameter, as_tensor, check_sizes
@@ -29,7 +30,7 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     def forward(self, x):
-        x = as_tensor(x)
+        x = as_tensor(x, self)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), got {x.shape}")
         lead = x.shape[:-1]
@@ -58,10 +59,10 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
     def forward(self, indices):
-        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        idx = indices.data if isinstance(indices, Tensor) else numeric_array(indices, self)
         if idx.dtype.kind not in "iu":
-            raise TypeError(f"{self!r}: indices must be integers, got dtype {idx.dtype}")
+            raise TypeError(f"{self!r}: indices must be integers, got dtype {idx.dtype} of shape {idx.shape}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"{self!r}: indices must lie in [0, {self.num_embeddings}), "
-                             f"got values from {idx.min()} to {idx.max()}")
+            raise IndexError(f"{self!r}: indices must lie in [0, {self.num_embeddings}), got values from "
+                             f"{idx.min()} to {idx.max()} in indices of shape {idx.shape}")
         return self.weight[idx]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinygrad_lite import Tensor
+from tinygrad_lite.surface import numeric_array
 
 __all__ = ["Parameter", "Module", "ModuleList", "Sequential", "StateDictError", "LoadResult"]
 
@@ -225,9 +226,12 @@ def check_sizes(owner, **sizes):
             raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
 
 
-def as_tensor(x):
-    """A layer's input as a Tensor (arrays and nested lists are wrapped, Tensors pass through)."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+def as_tensor(x, owner="as_tensor"):
+    """A layer's input as a Tensor (arrays and nested lists are wrapped, Tensors pass through).
+
+    Anything else, or a ragged list, is a TypeError naming ``owner`` (a layer or a function name).
+    """
+    return x if isinstance(x, Tensor) else Tensor(numeric_array(x, owner))
 
 
 class ModuleList(Module):

@@ -241,7 +241,7 @@ class _Recurrent(Module):
 
     def _sequence(self, x):
         """The input as a (T, B, input_size) tensor, after checking its shape."""
-        x = as_tensor(x)
+        x = as_tensor(x, self)
         if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
             raise ShapeError(f"{self!r}: expected input of shape {layout} with input_size={self.input_size} "
@@ -254,7 +254,7 @@ class _Recurrent(Module):
         prefix = [f"l{k}." if L > 1 else "" for k in range(L)]
         if state is None:
             return [Tensor(np.zeros((B, H), dtype), name=f"{prefix[k]}{what}[0]") for k in range(L)]
-        state = as_tensor(state)
+        state = as_tensor(state, self)
         if state.shape != (L, B, H):
             raise ShapeError(f"{self!r}: expected the initial {what} of shape (num_layers, batch, hidden_size) "
                              f"= {(L, B, H)}, got {state.shape}")
@@ -440,7 +440,7 @@ class _Cell(Module):
 
     def _input(self, x):
         """x @ W_ih.T (+ biases) for a (B, input_size) input."""
-        x = as_tensor(x)
+        x = as_tensor(x, self)
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ShapeError(f"{self!r}: expected input of shape (batch, input_size={self.input_size}), "
                              f"got {x.shape}")
@@ -452,7 +452,7 @@ class _Cell(Module):
     def _state(self, state, what, B):
         if state is None:
             return Tensor(np.zeros((B, self.hidden_size), self.weight_ih.dtype), name=what + "[0]")
-        state = as_tensor(state)
+        state = as_tensor(state, self)
         if state.shape != (B, self.hidden_size):
             raise ShapeError(f"{self!r}: expected {what} of shape (batch, hidden_size) = "
                              f"{(B, self.hidden_size)}, got {state.shape}")
