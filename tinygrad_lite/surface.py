@@ -13,8 +13,24 @@ import operator
 import numpy as np
 
 from . import ops
-from .checks import broadcast_shape, broadcastable, index_problem, is_int, nested_shape, reshape_problem
-from .engine import Tensor, _binary, _const, _nary, _node, _unary
+from .arguments import (
+    _axes,
+    _axis,
+    _check_reducible,
+    _check_sizes,
+    _keepdims,
+    _lift,
+    _misfit,
+    _normalize_index,
+    _scalar_dtype,
+    _show_index,
+    _tensor,
+    _tensor_list,
+    numeric_array,
+)
+from .checks import broadcast_shape, broadcastable, index_problem, is_int, reshape_problem
+from .conversions import _array, _bool, _float, _int, _iter, _len, _repr, _setitem, item, numel, numpy, tolist
+from .engine import Tensor, _binary, _const, _nary, _unary
 from .errors import ShapeError
 
 __all__ = ["add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs", "sigmoid",
@@ -24,101 +40,6 @@ __all__ = ["add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sq
            "expand", "split", "chunk", "unbind", "stack", "concatenate", "cat", "where"]
 
 _BOOL = np.dtype(bool)
-
-
-def as_tensor(value, like=None):
-    """``value`` as a Tensor: itself, or a constant (with ``like``'s dtype rules for a Python number)."""
-    if isinstance(value, Tensor):
-        return value
-    if like is not None:
-        return _lift(value, like, "as_tensor")
-    return _const(numeric_array(value, "as_tensor"))
-
-
-def _tensor(value, op, others=()):
-    """An op's argument as a Tensor; anything but numbers and numeric arrays is refused, naming
-    ``op`` and the shapes of the ``others`` (the op's other array arguments)."""
-    return value if isinstance(value, Tensor) else _const(numeric_array(value, op, others))
-
-
-def numeric_array(value, op, others=()):
-    """A new bool, int or float array from ``value``, checked before numpy converts it.
-
-    Ragged lists and non-numeric data raise a TypeError naming ``op`` and the shapes of
-    ``others``, the op's other arguments (numpy's own messages name neither). A rectangular
-    list converts without error: whatever it holds, numpy then gives it a dtype, and only
-    bool, int and float ones are kept.
-    """
-    if isinstance(value, Tensor):
-        value = value._data
-    if isinstance(value, (list, tuple)):
-        if nested_shape(value) is None:
-            raise TypeError(f"{op}: cannot make a tensor from a ragged {type(value).__name__} "
-                            f"(its rows differ in length or depth){_beside(others)}")
-    elif not isinstance(value, (np.ndarray, np.generic, numbers.Number)):
-        raise TypeError(f"{op}: cannot make a tensor from {type(value).__name__} {value!r:.60}{_beside(others)}")
-    array = np.array(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{op}: only bool, int and float data make a tensor, got a {type(value).__name__} "
-                        f"of dtype {array.dtype} and shape {array.shape}{_beside(others)}")
-    return array
-
-
-def _beside(others):
-    """The shapes of an op's other arguments, for an error message (a ragged list has none)."""
-    shapes = [o.shape for o in others if isinstance(o, (Tensor, np.ndarray))]
-    shapes += [nested_shape(o) for o in others if isinstance(o, (list, tuple)) and nested_shape(o) is not None]
-    return f" (beside tensors of shapes {', '.join(map(str, shapes))})" if shapes else ""
-
-
-def _private(array):
-    """A constant that only the op it is made for can reach: no graph needs to freeze it."""
-    t = _node(array, None)
-    t._frozen = True
-    return t
-
-
-def _lift(value, like, op, others=()):
-    """A constant tensor for a Python number or array met in a binary op (``others``: more of
-    the op's arrays, for the error messages)."""
-    if isinstance(value, (bool, int, builtins.float)) and not isinstance(value, np.generic):  # np.float64 is a float
-        return _private(np.asarray(value, dtype=_scalar_dtype(value, like, op, others)))
-    if isinstance(value, (np.ndarray, np.generic, list, tuple)):
-        # a copy, as torch does: a later write cannot reach the graph
-        return _private(numeric_array(value, op, (like, *others)))
-    shape = f" of shape {like.shape}" if isinstance(like, Tensor) else ""
-    raise TypeError(f"{op}: cannot combine a Tensor{shape} with {type(value).__name__}{_beside(others)}")
-
-
-def _scalar_dtype(value, like, op, others=()):
-    """numpy's rule for a Python scalar beside an array: it takes the array's dtype (float32 stays
-    float32), a float beside ints or bools makes float64, an int beside bools int64. An int that
-    does not fit the dtype is refused, as numpy does."""
-    if not isinstance(like, Tensor):
-        return np.result_type(value)
-    dtype = like._data.dtype
-    if type(value) is builtins.float or (op == "Div" and dtype.kind != "f"):
-        # true division of integers runs in float64: numpy does not cast an int to the tensor's dtype there
-        return dtype if dtype.kind == "f" else np.dtype(np.float64)
-    if type(value) is bool:
-        return dtype
-    if dtype.kind == "f":
-        if value.bit_length() > 1023:  # np.asarray would raise OverflowError
-            raise ValueError(f"{op}: the integer {value} is too large for a tensor of shape {like.shape} "
-                             f"and dtype {dtype}{_beside(others)}")
-        return dtype
-    if dtype == _BOOL:
-        dtype = np.dtype(np.int64)
-    info = np.iinfo(dtype)
-    if not info.min <= value <= info.max:
-        raise ValueError(f"{op}: the integer {value} is out of range for a tensor of shape {like.shape} and dtype "
-                         f"{dtype} ([{info.min}, {info.max}]){_beside(others)}; convert the tensor first, "
-                         "e.g. astype(np.float64)")
-    return dtype
-
-
-def _misfit(op, a, b):
-    return ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together")
 
 
 def _broadcasting(op, name, refuse_bools=None):
@@ -296,6 +217,15 @@ def _to_float64(x):
 
 
 # ---- reductions -----------------------------------------------------------------------------
+
+
+def _exponential_input(x, op):
+    """The input of softmax, log_softmax or logsumexp, which subtract the maximum: integers as the
+    float dtype numpy's exp gives them (x - max of uint8 would wrap around), bools refused."""
+    kind = x._data.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{op}: not defined for a bool tensor (shape {x.shape}); convert it to float first")
+    return astype(x, np.result_type(x._data.dtype, np.float16)) if kind in "iu" else x
 
 
 def _reduce(op, name, x, axis, keepdims, needs_elements=False, exponential=False):
@@ -567,188 +497,6 @@ def where(condition, x, y):
         raise ShapeError(f"where: shapes {cond.shape} (condition), {x.shape} and {y.shape} do not "
                          "broadcast together")
     return _nary(ops.Where, (x, y), cond)
-
-
-# ---- argument checks ------------------------------------------------------------------------
-
-
-def _axis(axis, ndim, op, shape):
-    """``axis`` in [0, ndim); ``shape`` is the tensor's (or a list, the tensors'), named in the error."""
-    what = f"tensors of shapes {shape}" if isinstance(shape, list) else f"a tensor of shape {shape}"
-    if not is_int(axis):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r} ({what})")
-    if not -ndim <= axis < ndim:
-        valid = f"the axes are {-ndim} to {ndim - 1}" if ndim else "there are none"
-        raise np.exceptions.AxisError(f"{op}: axis {axis} is out of range for {what}: {valid}")
-    return int(axis) % ndim
-
-
-def _axes(axis, x, op, several=True):
-    """None, one axis or (when ``several``) a tuple of distinct axes of ``x``.
-
-    A 0-d tensor has axis 0 (and -1) for a reduction, as in numpy and torch: reducing over it
-    is reducing over everything, None.
-    """
-    if axis is None:
-        return None
-    ndim = builtins.max(x.ndim, 1)
-    if several and isinstance(axis, (tuple, list)):
-        axes = tuple(_axis(a, ndim, op, x.shape) for a in axis)
-        if len(set(axes)) != len(axes):
-            raise ValueError(f"{op}: repeated axis in {axis} (tensor of shape {x.shape})")
-    else:
-        axes = _axis(axis, ndim, op, x.shape)
-    return None if x.ndim == 0 else axes
-
-
-def _keepdims(keepdims, x, op):
-    if not isinstance(keepdims, (bool, int, np.bool_, np.integer)):
-        raise TypeError(f"{op}: keepdims must be True or False, got {keepdims!r:.60} (tensor of shape {x.shape})")
-    return bool(keepdims)
-
-
-def _check_sizes(shape, x, op):
-    bad = [n for n in shape if not is_int(n)]
-    if bad:
-        raise TypeError(f"{op}: sizes must be ints, got {bad[0]!r} in {shape} (tensor of shape {x.shape})")
-
-
-def _check_reducible(x, axes, op):
-    """numpy's max, min and argmax have no answer over an axis of length 0."""
-    shape = x._data.shape
-    if axes is None:
-        empty = x._data.size == 0
-    else:
-        empty = builtins.any(shape[a] == 0 for a in (axes if isinstance(axes, tuple) else (axes,)))
-    if empty:
-        over = "all axes" if axes is None else f"axis {axes}"
-        raise ValueError(f"{op}: cannot reduce a tensor of shape {shape} over {over}: there are no elements")
-
-
-def _exponential_input(x, op):
-    """The input of softmax, log_softmax or logsumexp, which subtract the maximum: integers as the
-    float dtype numpy's exp gives them (x - max of uint8 would wrap around), bools refused."""
-    kind = x._data.dtype.kind
-    if kind == "b":
-        raise TypeError(f"{op}: not defined for a bool tensor (shape {x.shape}); convert it to float first")
-    return astype(x, np.result_type(x._data.dtype, np.float16)) if kind in "iu" else x
-
-
-def _normalize_index(index, x):
-    """Turn Tensors and lists in an index into arrays; say whether it selects each element once."""
-    parts = index if isinstance(index, tuple) else (index,)
-    out, unique = [], True
-    for part in parts:
-        if isinstance(part, Tensor):
-            part = part._data
-        if isinstance(part, list):
-            part = numeric_array(part, "getitem", (x,))
-            if part.size == 0 and part.dtype.kind == "f":
-                part = part.astype(np.intp)  # numpy reads an empty list as no positions, not as floats
-        if isinstance(part, np.ndarray):
-            if part.dtype.kind not in "biu":
-                raise IndexError(f"getitem: index arrays must hold integers or booleans, got dtype {part.dtype} "
-                                 f"of shape {part.shape} (tensor of shape {x.shape})")
-            part = np.array(part)  # a copy: the index must not change before backward
-            if part.dtype.kind != "b":
-                unique = False  # integer arrays may repeat a position
-        elif isinstance(part, (bool, np.bool_)):
-            unique = False
-        elif not isinstance(part, (int, np.integer, slice, type(None), type(Ellipsis))):
-            raise IndexError(f"getitem: cannot index with {type(part).__name__} {part!r:.40} "
-                             f"(tensor of shape {x.shape}); use ints, slices, None, ... or int/bool arrays")
-        out.append(part)
-    return (tuple(out) if isinstance(index, tuple) else out[0]), unique
-
-
-def _show_index(index):
-    def show(part):
-        return f"<{part.dtype} array of shape {part.shape}>" if isinstance(part, np.ndarray) else repr(part)
-    text = f"({', '.join(map(show, index))})" if isinstance(index, tuple) else show(index)
-    return text if len(text) < 120 else text[:117] + "..."
-
-
-def _tensor_list(tensors, op):
-    if not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
-    tensors = [_tensor(t, op, tensors) for t in tensors]
-    if not tensors:
-        raise ValueError(f"{op}: needs at least one tensor")
-    return tensors
-
-
-# ---- conversions to numpy and Python ---------------------------------------------------------
-
-
-def numel(x):
-    return x._data.size
-
-
-def numpy(x):
-    return x.data  # read-only while x's graph lives (see guards.py)
-
-
-def item(x):
-    if x._data.size != 1:
-        raise ValueError(f"item: only a one-element tensor converts to a Python number, shape is {x.shape}")
-    return x._data.item()
-
-
-def tolist(x):
-    return x._data.tolist()
-
-
-def _array(x, dtype=None, copy=None):
-    return x.data if dtype is None else x._data.astype(dtype)
-
-
-def _len(x):
-    if x._data.ndim == 0:
-        raise TypeError("len: a tensor of shape () has no length")
-    return len(x._data)
-
-
-def _iter(x):
-    if x._data.ndim == 0:
-        raise TypeError("iter: cannot iterate over a tensor of shape ()")
-    return (x[i] for i in range(len(x._data)))
-
-
-def _bool(x):
-    if x._data.size != 1:  # numpy's rule: only one-element tensors have a truth value
-        raise ValueError(f"bool: the truth value of a tensor of shape {x.shape} is ambiguous; "
-                         "use .any() or .all() on its data, or compare its item()")
-    return bool(x._data)
-
-
-def _float(x):
-    if x._data.size != 1:
-        raise TypeError(f"float: only a one-element tensor converts to a Python float, shape is {x.shape}")
-    return builtins.float(x._data.item())
-
-
-def _int(x):
-    if x._data.size != 1:
-        raise TypeError(f"int: only a one-element tensor converts to a Python int, shape is {x.shape}")
-    value = x._data.item()
-    if isinstance(value, builtins.float) and not np.isfinite(value):
-        raise ValueError(f"int: cannot convert {value} to an int (tensor of shape {x.shape})")
-    return int(value)
-
-
-def _repr(x):
-    body = np.array2string(x._data, separator=", ", prefix="Tensor(")
-    extras = [f"dtype={x._data.dtype}"]
-    if x._rg:
-        extras.append("requires_grad=True")
-    if x.name is not None:
-        extras.append(f"name={x.name!r}")
-    return f"Tensor({body}, {', '.join(extras)})"
-
-
-def _setitem(x, index, value):
-    raise TypeError("Tensor does not support item assignment: build a new tensor with where() or "
-                    "concatenate(), or assign to tensor.data outside a graph")
 
 
 # ---- the table: which function is which method and operator ---------------------------------
