@@ -360,6 +360,7 @@ def _run_backward(roots, seeds, retain_graph, capture=None, graph_vjp=None):
 
 
 def _propagate(ready, retain_graph, capture, finished, graph_vjp):
+    checks, ndarray = _checks, np.ndarray  # locals: read for every node
     while ready:
         t = ready.pop()
         g, owned = t._g, t._gown
@@ -368,8 +369,8 @@ def _propagate(ready, retain_graph, capture, finished, graph_vjp):
             g, owned = t._hooks.run(t, g, owned, finished)  # see hooks.py
         if capture is not None and id(t) in capture:
             capture[id(t)] = g
-        if _checks is not None:
-            _checks.reached(t, g)
+        if checks is not None:
+            checks.reached(t, g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is complete
             if capture is None and g is not None:
@@ -382,13 +383,13 @@ def _propagate(ready, retain_graph, capture, finished, graph_vjp):
             grads = (None,) * len(parents)
         else:
             grads = ctx.backward(g) if graph_vjp is None else graph_vjp(ctx, t, g)
-        if _checks is not None:
-            _checks.backward(t, g, grads)
+        if checks is not None:
+            checks.backward(t, g, grads)
         if not retain_graph:
             t._ctx = _FREED  # drop saved arrays and parent links: intermediates can die now
         for p, pg in zip(parents, grads):
             if not p._rg:
-                if type(p._frozen) is np.ndarray and not retain_graph:
+                if type(p._frozen) is ndarray and not retain_graph:
                     guards.thaw(p)  # a constant this graph froze
                 continue
             if pg is None:
@@ -416,7 +417,7 @@ def _propagate(ready, retain_graph, capture, finished, graph_vjp):
                 else:
                     cur = cur + pg
                     # numpy returns a scalar for 0-d operands; += needs an array to add into
-                    p._g = cur if type(cur) is np.ndarray else np.asarray(cur)
+                    p._g = cur if type(cur) is ndarray else np.asarray(cur)
                     p._gown = True
             p._deps -= 1
             if p._deps == 0:
