@@ -40,6 +40,8 @@ A trace keeps the last forward's tensors alive until the next forward (which dro
 building its own graph).
 """
 
+import functools
+
 import numpy as np
 
 from tinygrad_lite import ShapeError, Tensor, stack
@@ -144,26 +146,34 @@ def gru_step(xW, h_prev, W_hh_T, b_hn, H):
 # found from the graph: gates = xW + hW, C = fC + ig, h = o * tanhC, a = xW + hW; for the GRU
 # a_r = xW_r + hW_r, a_n = xW_n + rhn, h = (1-z)n + zh, and with a bias hn = hW_n + b_hn.
 LSTM_STEP = ("gates", "a_i", "a_f", "a_g", "a_o", "i", "f", "g", "o", "C", "h")
-LSTM_INSIDE = {"gates": ("xW", "hW"), "C": ("fC", "ig"), "h": (None, "tanhC")}
+LSTM_INSIDE = (("gates", ("xW", "hW")), ("C", ("fC", "ig")), ("h", (None, "tanhC")))
 RNN_STEP = ("a", "h")
-RNN_INSIDE = {"a": ("xW", "hW")}
+RNN_INSIDE = (("a", ("xW", "hW")),)
 GRU_STEP = ("xW", "hW", "a_r", "a_z", "hn", "r", "z", "a_n", "n", "1-z", "h")
-GRU_INSIDE = {"a_r": ("xW_r", "hW_r"), "a_z": ("xW_z", "hW_z"), "a_n": ("xW_n", "rhn"), "h": ("(1-z)n", "zh")}
-GRU_INSIDE_BIAS = {**GRU_INSIDE, "hn": ("hW_n", None)}  # only with b_hn is hW's n-part a tensor of its own
+GRU_INSIDE = (("a_r", ("xW_r", "hW_r")), ("a_z", ("xW_z", "hW_z")), ("a_n", ("xW_n", "rhn")), ("h", ("(1-z)n", "zh")))
+GRU_INSIDE_BIAS = GRU_INSIDE + (("hn", ("hW_n", None)),)  # only with b_hn is hW's n-part a tensor of its own
 
 
 def name_step(values, names, inside, pre, tag):
     """Name a step's tensors ``pre + name + tag`` ("l1.C[3]"); returns them as a dict."""
-    step = dict(zip(names, values))
-    for name, tensor in step.items():
-        tensor.name = pre + name + tag
-    for name, parent_names in inside.items():
-        node = step[name].grad_fn
+    full, inner = _step_names(names, inside, pre, tag)
+    for tensor, name in zip(values, full):
+        tensor.name = name
+    for index, parent_names in inner:
+        node = values[index].grad_fn
         if node is not None:  # under no_grad there is no graph and nothing inside to name
-            for parent, parent_name in zip(node.parents, parent_names):
-                if parent_name is not None:
-                    parent.name = pre + parent_name + tag
-    return step
+            for parent, name in zip(node.parents, parent_names):
+                if name is not None:
+                    parent.name = name
+    return dict(zip(names, values))
+
+
+@functools.lru_cache(maxsize=4096)
+def _step_names(names, inside, pre, tag):
+    """The names of step ``tag``, made once: every forward names the same steps again."""
+    inner = tuple((names.index(of), tuple(None if p is None else pre + p + tag for p in parents))
+                  for of, parents in inside)
+    return tuple(pre + name + tag for name in names), inner
 
 
 def _init_weights(module, rng, dtype, shapes):
