@@ -244,7 +244,7 @@ def _with_leak_guards(recorder):
         if name in saved:
             setattr(Tensor, name, wrap(name, saved[name]))
     data = saved["data"]
-    setattr(Tensor, "data", property(wrap("data", data.fget), data.fset))
+    Tensor.data = property(wrap("data", data.fget), data.fset)
     return saved
 
 
