@@ -68,6 +68,12 @@ class Trace:
         self.layer = layer
         for field in self.fields:
             setattr(self, field, [initial.get(field)])
+        self._columns = [(field, getattr(self, field)) for field in self.fields]
+
+    def append(self, step):
+        """Add one time step's tensors (a dict from name_step) to every field."""
+        for field, column in self._columns:
+            column.append(step[field])
 
     @property
     def T(self):
@@ -330,8 +336,7 @@ class RNN(_Recurrent):
         for t in range(1, xw.shape[0] + 1):
             step = name_step(rnn_step(xw[t - 1], h, w_hh_t, relu), RNN_STEP, RNN_INSIDE, pre, f"[{t}]")
             h = step["h"]
-            trace.a.append(step["a"])
-            trace.h.append(h)
+            trace.append(step)
         return trace
 
 
@@ -382,8 +387,7 @@ class LSTM(_Recurrent):
         for t in range(1, xw.shape[0] + 1):
             step = name_step(lstm_step(xw[t - 1], h, c, w_hh_t, H), LSTM_STEP, LSTM_INSIDE, pre, f"[{t}]")
             h, c = step["h"], step["C"]
-            for field in trace.fields:
-                getattr(trace, field).append(step[field])
+            trace.append(step)
         return trace
 
 
@@ -422,8 +426,7 @@ class GRU(_Recurrent):
         for t in range(1, xw.shape[0] + 1):
             step = name_step(gru_step(xw[t - 1], h, w_hh_t, b_hn, H), GRU_STEP, inside, pre, f"[{t}]")
             h = step["h"]
-            for field in trace.fields:
-                getattr(trace, field).append(step[field])
+            trace.append(step)
         return trace
 
 
