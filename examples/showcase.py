@@ -1,6 +1,6 @@
 """RNN versus LSTM (and GRU): why the LSTM remembers. Trains them, measures, and writes a report.
 
-    python examples/showcase.py                  # the default run, a few minutes on 2 cores
+    python examples/showcase.py                  # the default run, about two minutes on 2 idle cores
     python examples/showcase.py --quick          # a smoke run of the whole pipeline, seconds
     python examples/showcase.py --full           # longer sequences, more steps and seeds (an hour or more)
     python examples/showcase.py --out docs/report --seed 0 --jobs 2
