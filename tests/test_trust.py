@@ -350,3 +350,19 @@ def test_gradcheck_in_low_precision_says_float64_is_needed():
     x = Tensor(np.array([0.3, 1.0], np.float32), requires_grad=True)
     with pytest.warns(UserWarning), pytest.raises(tl.GradcheckError, match="float32: finite differences.*float64"):
         tl.gradcheck(lambda x: x.exp(), [x])
+
+
+def test_deepcopy_of_a_model_in_a_live_graph_gives_plain_leaves():
+    import copy
+
+    import nn
+
+    lstm = nn.LSTM(3, 4)
+    out, _ = lstm(np.ones((2, 1, 3), np.float32))  # the parameters are frozen by this graph
+    twin = copy.deepcopy(lstm)
+    assert all(p.data.flags.writeable and p.requires_grad for p in twin.parameters())
+    assert twin.double().weight_ih_l0.dtype == np.float64  # no frozen state came along
+    out.sum().backward()
+    again = copy.deepcopy(lstm)
+    np.testing.assert_array_equal(again.weight_ih_l0.grad.numpy(), lstm.weight_ih_l0.grad.numpy())
+    assert again.weight_ih_l0 is not lstm.weight_ih_l0

@@ -1,11 +1,13 @@
 """How a Tensor's values leave it into numpy and Python: numpy(), item(), tolist(), len(),
-iteration, bool(), float(), int(), repr(). While a graph lives, numpy() and np.asarray hand out
+iteration, bool(), float(), int(), repr(), copy.deepcopy. While a graph lives, numpy() and np.asarray hand out
 read-only views (guards.py). surface.py attaches these to Tensor.
 """
 
 import builtins
 
 import numpy as np
+
+from .engine import _node
 
 # ---- conversions to numpy and Python ---------------------------------------------------------
 
@@ -79,3 +81,15 @@ def _repr(x):
 def _setitem(x, index, value):
     raise TypeError("Tensor does not support item assignment: build a new tensor with where() or "
                     "concatenate(), or assign to tensor.data outside a graph")
+
+
+def _deepcopy(x, memo):
+    """copy.deepcopy: a new leaf with the values, requires_grad, name and .grad of x, and none of
+    its graph state (frozen arrays, hooks, the node that made it). An op's result (say a layer's
+    trace, copied with its model) becomes a constant copy of its values."""
+    copied = _node(np.array(x._data), None, object.__new__(type(x)))
+    copied._rg, copied.name = x._rg and x._ctx is None, x.name
+    if x._grad is not None:
+        copied._grad = _node(np.array(x._grad._data), None)
+    memo[id(x)] = copied
+    return copied

@@ -29,7 +29,21 @@ from .arguments import (
     numeric_array,
 )
 from .checks import broadcast_shape, broadcastable, index_problem, is_int, reshape_problem
-from .conversions import _array, _bool, _float, _int, _iter, _len, _repr, _setitem, item, numel, numpy, tolist
+from .conversions import (
+    _array,
+    _bool,
+    _deepcopy,
+    _float,
+    _int,
+    _iter,
+    _len,
+    _repr,
+    _setitem,
+    item,
+    numel,
+    numpy,
+    tolist,
+)
 from .engine import Tensor, _binary, _const, _nary, _unary
 from .errors import ShapeError
 
@@ -561,7 +575,7 @@ _OPERATORS = {
     "__eq__": _comparison(operator.eq), "__ne__": _comparison(operator.ne), "__lt__": _comparison(operator.lt),
     "__le__": _comparison(operator.le), "__gt__": _comparison(operator.gt),
     "__ge__": _comparison(operator.ge),
-    "__array__": _array, "__len__": _len, "__iter__": _iter, "__repr__": _repr,
+    "__deepcopy__": _deepcopy, "__array__": _array, "__len__": _len, "__iter__": _iter, "__repr__": _repr,
     "__bool__": _bool, "__float__": _float, "__int__": _int,
 }
 for _name, _fn in {**_METHODS, **_OPERATORS}.items():
