@@ -1,24 +1,23 @@
 """Helpers for gradchecking nn layers with respect to their parameters."""
 
-from tinygrad_lite import Tensor
+import nn
+from tinygrad_lite import Tensor, grad, gradcheck
 
 
 def call_with(module, params, *args):
-    """module(*args) with its parameters replaced by ``params`` (Tensors), so gradcheck can perturb them.
-
-    The layers read their parameters as attributes; setting the instance attributes directly
-    (bypassing Module's registration) swaps them for this one call.
-    """
+    """module(*args) with its parameters replaced by ``params`` (Tensors, in named_parameters'
+    order), so gradcheck can perturb them: nn.utils.functional_call by position."""
     names = [name for name, _ in module.named_parameters()]
-    saved = [getattr(module, name) for name in names]
-    for name, p in zip(names, params):
-        object.__setattr__(module, name, p)
-    try:
-        return module(*args)
-    finally:
-        for name, p in zip(names, saved):
-            object.__setattr__(module, name, p)
+    return nn.utils.functional_call(module, dict(zip(names, params)), args)
 
 
 def float64_params(module):
     return [Tensor(p.data, requires_grad=True) for p in module.parameters()]
+
+
+def check(fn, inputs):
+    """gradcheck, after making sure every input is used (an unused one would pass with zero gradients)."""
+    outputs = fn(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    grad(sum(o.sum() for o in outputs), inputs)  # raises for an input the outputs do not use
+    return gradcheck(fn, inputs, atol=1e-7, rtol=1e-5)

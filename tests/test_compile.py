@@ -53,7 +53,7 @@ def test_random_graphs_match_eager(recipe, shapes, seed):
     rng = np.random.default_rng(seed)
     weight = Tensor(rng.standard_normal((1, 3)), requires_grad=True)
     fast = tl.compile(lambda *leaves: run_recipe(recipe, leaves, weight))
-    for call in range(3):
+    for _ in range(3):
         values = [rng.standard_normal(s) for s in shapes]
         eager_leaves = [Tensor(v, requires_grad=True) for v in values]
         fast_leaves = [Tensor(v, requires_grad=True) for v in values]
@@ -90,7 +90,7 @@ def train_and_compare(make, x_shape, steps=3, state=False):
         worst = max(worst, relative(out.data, eager_out.data))
         (eager_out.tanh().sum()).backward()
         (out.tanh().sum()).backward()
-        for (name, e), f in zip(eager_model.named_parameters(), fast_model.parameters()):
+        for (_, e), f in zip(eager_model.named_parameters(), fast_model.parameters()):
             worst = max(worst, relative(f.grad.data, e.grad.data))
         eager_opt.step()
         fast_opt.step()
@@ -211,7 +211,7 @@ def test_a_layers_trace_after_a_compiled_call_raises():
     fast = tl.compile(lstm)
     fast(Tensor(np.ones((2, 1, 2))))
     with pytest.raises(CompileError, match="trace"):
-        lstm.trace.h
+        _ = lstm.trace.h
     lstm(Tensor(np.ones((2, 1, 2))))  # the uncompiled layer makes a fresh trace
     assert lstm.trace.h[1].shape == (1, 3)
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from layer_helpers import call_with, float64_params
+from layer_helpers import call_with, check, float64_params
 
 import nn
-from tinygrad_lite import ShapeError, Tensor, grad, gradcheck, no_grad, viz
+from tinygrad_lite import ShapeError, Tensor, no_grad, viz
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz program 'dot' is not installed")
 
@@ -84,14 +84,6 @@ def test_state_dict_moves_both_ways(make):
 
 
 # ---- gradients
-
-
-def check(fn, inputs):
-    """gradcheck, after making sure every input is used (an unused one would pass with zero gradients)."""
-    outputs = fn(*inputs)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    grad(sum(o.sum() for o in outputs), inputs)  # raises for an input the outputs do not use
-    return gradcheck(fn, inputs, atol=1e-7, rtol=1e-5)
 
 
 @pytest.mark.parametrize("batch_first", [False, True])

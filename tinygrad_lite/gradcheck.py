@@ -23,7 +23,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     Returns True; on failure raises GradcheckError naming the worst entry (or returns False
     with ``raise_exception=False``). Use float64 inputs: float32 cannot resolve eps=1e-6.
     """
-    return _check(fn, inputs, eps, atol, rtol, raise_exception, "gradcheck", _evaluate_with_grad)
+    return _check(fn, inputs, eps, atol, rtol, raise_exception, "gradcheck")
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
@@ -56,8 +56,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                      create_graph=True, allow_unused=True)
         return tuple(Tensor(np.zeros(xs[i].shape)) if g is None else g for g, i in zip(grads, checked))
 
-    return _check(first_derivatives, inputs + tuple(vectors), eps, atol, rtol, raise_exception,
-                  "gradgradcheck", _evaluate_with_grad)
+    return _check(first_derivatives, inputs + tuple(vectors), eps, atol, rtol, raise_exception, "gradgradcheck")
 
 
 def _checked_inputs(inputs, op):
@@ -67,7 +66,7 @@ def _checked_inputs(inputs, op):
     return checked
 
 
-def _check(fn, inputs, eps, atol, rtol, raise_exception, op, evaluate):
+def _check(fn, inputs, eps, atol, rtol, raise_exception, op):
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     checked = _checked_inputs(inputs, op)
     for i in checked:
@@ -76,7 +75,7 @@ def _check(fn, inputs, eps, atol, rtol, raise_exception, op, evaluate):
                           f"with eps={eps} are unreliable in low precision", UserWarning, stacklevel=3)
     outputs = _as_outputs(fn(*inputs), op)
     analytical = _analytical(outputs, [inputs[i] for i in checked])
-    numerical = _numerical(fn, inputs, checked, eps, [o.size for o in outputs], evaluate, op)
+    numerical = _numerical(fn, inputs, checked, eps, [o.size for o in outputs], op)
     worst = None
     for o, out in enumerate(outputs):
         for n, i in enumerate(checked):
@@ -135,9 +134,8 @@ def _analytical(outputs, tensors):
     return jac
 
 
-def _numerical(fn, inputs, checked, eps, out_sizes, evaluate=None, op="gradcheck"):
+def _numerical(fn, inputs, checked, eps, out_sizes, op="gradcheck"):
     """The same Jacobian by central differences, evaluating fn on perturbed copies of the inputs."""
-    evaluate = evaluate or _evaluate_with_grad
     jac = [[np.zeros((size, inputs[i].size)) for i in checked] for size in out_sizes]
     for n, i in enumerate(checked):
         base = inputs[i].numpy().astype(np.float64)
@@ -149,7 +147,7 @@ def _numerical(fn, inputs, checked, eps, out_sizes, evaluate=None, op="gradcheck
                 moved.flat[j] += step
                 args = list(inputs)
                 args[i] = Tensor(moved.astype(inputs[i].dtype), requires_grad=True)
-                outs = _as_outputs(evaluate(fn, args), op)
+                outs = _as_outputs(_evaluate_with_grad(fn, args), op)
                 values.append([o.numpy().astype(np.float64).ravel() for o in outs])
             columns.append([(plus - minus) / (2 * eps) for plus, minus in zip(*values)])
         for o in range(len(jac)):
