@@ -40,13 +40,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         # J v = d/du (u^T J) v: u^T J is linear in u, and its VJP with v is J v
         us = [Tensor(np.zeros(o.shape, o.dtype), requires_grad=True) for o in outs]
         ut_j = _grads(outs, xs, us, True, strict, "jvp")
-        pairs = [(g, x_v) for g, x_v in zip(ut_j, vs) if g.requires_grad]
-        if pairs:
-            j_v = grad([g for g, _ in pairs], us, grad_outputs=[x_v for _, x_v in pairs],
-                       create_graph=create_graph, allow_unused=True)
-        else:
-            j_v = [None] * len(us)
-        j_v = [_zeros_if_none(g, o) for g, o in zip(j_v, outs)]
+        j_v = _grads(ut_j, us, vs, create_graph, False, "jvp")  # J v is linear in u: never "unused"
     return _pack(_results(outs, create_graph), single_out), _pack(_results(j_v, create_graph), single_out)
 
 
@@ -97,15 +91,7 @@ def _second_order(func, inputs, v, create_graph, strict, op):
         out = _scalar(func(*xs), op)
         vs = _vectors(v, xs, op, "inputs")
         first = _grads([out], xs, [None], True, strict, op)
-        pairs = [(g, x, x_v) for g, x, x_v in zip(first, xs, vs) if g.requires_grad]
-        if pairs:
-            second = grad([g for g, _, _ in pairs], xs, grad_outputs=[x_v for _, _, x_v in pairs],
-                          create_graph=create_graph, allow_unused=True)
-        else:
-            second = [None] * len(xs)
-        if strict and any(g is None for g in second):
-            raise RuntimeError(f"{op}: strict=True and the gradient of the output is independent of an input")
-        second = [_zeros_if_none(g, x) for g, x in zip(second, xs)]
+        second = _grads(first, xs, vs, create_graph, strict, op)
     return _results([out], create_graph)[0], _pack(_results(second, create_graph), single_in)
 
 
