@@ -2,6 +2,7 @@
 
 import nn
 from tinygrad_lite import Tensor, grad, gradcheck
+from tinygrad_lite.engine import walk
 
 
 def call_with(module, params, *args):
@@ -21,3 +22,8 @@ def check(fn, inputs):
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     grad(sum(o.sum() for o in outputs), inputs)  # raises for an input the outputs do not use
     return gradcheck(fn, inputs, atol=1e-7, rtol=1e-5)
+
+
+def graph_nodes(*roots):
+    """Every non-leaf tensor of the graph behind ``roots``: the engine's own walk, leaves left out."""
+    return [t for t in walk(roots)[0] if t.grad_fn is not None]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from layer_helpers import call_with, check, float64_params
+from layer_helpers import call_with, check, float64_params, graph_nodes
 
 import nn
 from tinygrad_lite import ShapeError, Tensor, no_grad, viz
@@ -121,19 +121,6 @@ def test_update_gate_at_one_copies_the_state_and_its_gradient(T):
 
 
 # ---- the trace and the names
-
-
-def graph_nodes(*roots):
-    """Every non-leaf tensor of the graph behind ``roots``."""
-    seen, stack, nodes = set(), list(roots), []
-    while stack:
-        t = stack.pop()
-        if id(t) in seen or t.grad_fn is None:
-            continue
-        seen.add(id(t))
-        nodes.append(t)
-        stack.extend(t.grad_fn.parents)
-    return nodes
 
 
 GRU_NAMES = {"xW", "hW", "xW_r", "xW_z", "xW_n", "hW_r", "hW_z", "hn", "a_r", "a_z", "a_n", "r", "z", "rhn", "n",

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from layer_helpers import call_with, check, float64_params
+from layer_helpers import call_with, check, float64_params, graph_nodes
 
 import nn
 from tinygrad_lite import ShapeError, Tensor, no_grad
@@ -90,19 +90,6 @@ def test_initialisation_is_uniform_in_the_pytorch_bound_and_seeded():
 
 
 # ---- traces and names
-
-
-def graph_nodes(*roots):
-    """Every non-leaf tensor of the graph behind ``roots`` (reads the engine's _ctx links)."""
-    seen, stack, nodes = set(), list(roots), []
-    while stack:
-        t = stack.pop()
-        if id(t) in seen or t._ctx is None:
-            continue
-        seen.add(id(t))
-        nodes.append(t)
-        stack.extend(t._ctx.parents)
-    return nodes
 
 
 LSTM_STEP_NAMES = {"xW", "hW", "gates", "a_i", "a_f", "a_g", "a_o", "i", "f", "g", "o", "fC", "ig", "C", "tanhC", "h"}
