@@ -40,8 +40,6 @@ A trace keeps the last forward's tensors alive until the next forward (which dro
 building its own graph).
 """
 
-import functools
-
 import numpy as np
 
 from tinygrad_lite import ShapeError, Tensor, stack
@@ -50,6 +48,56 @@ from ._rng import generator, uniform
 from .module import Module, Parameter, as_tensor, check_sizes
 
 __all__ = ["Trace", "LSTMTrace", "RNNTrace", "GRUTrace", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+
+
+class StepNames:
+    """The names of one kind of step's tensors, attached after the step ran (``attach``).
+
+    ``names``: what the step function returns, in order. ``inside``: for some of them, the
+    names of the unnamed parents inside their equation, found from the graph (``gates = xW +
+    hW`` names its two parents "xW" and "hW"; None leaves a parent unnamed). A step's full
+    names (``pre + name + [t]``: "l1.C[3]") are made once per (prefix, step) and cached:
+    every forward names the same steps again.
+    """
+
+    def __init__(self, names, inside=()):
+        self.names = names
+        self.inside = tuple((names.index(of), parents) for of, parents in inside)
+        self._made = {}
+
+    def attach(self, values, pre="", t=None):
+        """Name ``values`` (the step's results) as step ``t`` (None: a cell, no suffix); returns them."""
+        full, inner = self._made.get((pre, t)) or self._make(pre, t)
+        for tensor, name in zip(values, full):
+            tensor.name = name
+        for index, parent_names in inner:
+            node = values[index]._ctx
+            if node is not None:  # under no_grad there is no graph and nothing inside to name
+                for parent, name in zip(node.parents, parent_names):
+                    if name is not None:
+                        parent.name = name
+        return values
+
+    def _make(self, pre, t):
+        if len(self._made) > 100_000:  # many prefixes or very long sequences: start again
+            self._made.clear()
+        tag = "" if t is None else f"[{t}]"
+        inner = tuple((index, tuple(None if p is None else pre + p + tag for p in parents))
+                      for index, parents in self.inside)
+        made = self._made[(pre, t)] = (tuple(pre + name + tag for name in self.names), inner)
+        return made
+
+
+# What each step returns, and the names of the unnamed tensors inside its equations:
+# gates = xW + hW, C = fC + ig, h = o * tanhC, a = xW + hW; for the GRU a_r = xW_r + hW_r,
+# a_n = xW_n + rhn, h = (1-z)n + zh, and with a bias hn = hW_n + b_hn.
+LSTM_NAMES = StepNames(("gates", "a_i", "a_f", "a_g", "a_o", "i", "f", "g", "o", "C", "h"),
+                       (("gates", ("xW", "hW")), ("C", ("fC", "ig")), ("h", (None, "tanhC"))))
+RNN_NAMES = StepNames(("a", "h"), (("a", ("xW", "hW")),))
+_GRU_STEP = ("xW", "hW", "a_r", "a_z", "hn", "r", "z", "a_n", "n", "1-z", "h")
+_GRU_INSIDE = (("a_r", ("xW_r", "hW_r")), ("a_z", ("xW_z", "hW_z")), ("a_n", ("xW_n", "rhn")), ("h", ("(1-z)n", "zh")))
+GRU_NAMES = StepNames(_GRU_STEP, _GRU_INSIDE)
+GRU_NAMES_BIAS = StepNames(_GRU_STEP, _GRU_INSIDE + (("hn", ("hW_n", None)),))  # only with b_hn is hn a tensor of its own
 
 
 class Trace:
@@ -63,17 +111,18 @@ class Trace:
     """
 
     fields = ("h",)
+    step_names = ("h",)  # what the layer's step returns, in order (its StepNames' names)
 
     def __init__(self, layer, **initial):
         self.layer = layer
         for field in self.fields:
             setattr(self, field, [initial.get(field)])
-        self._columns = [(field, getattr(self, field)) for field in self.fields]
+        self._columns = [(self.step_names.index(field), getattr(self, field)) for field in self.fields]
 
     def append(self, step):
-        """Add one time step's tensors (a dict from name_step) to every field."""
-        for field, column in self._columns:
-            column.append(step[field])
+        """Add one time step's tensors (the tuple its step function returned) to every field."""
+        for index, column in self._columns:
+            column.append(step[index])
 
     @property
     def T(self):
@@ -88,12 +137,14 @@ class LSTMTrace(Trace):
     their (B, 4H) pre-activation ``gates`` (index 0 = None)."""
 
     fields = ("C", "h", "i", "f", "g", "o", "gates")
+    step_names = LSTM_NAMES.names
 
 
 class RNNTrace(Trace):
     """An RNN layer's Trace: ``h`` (index 0 = initial state) and the pre-activation ``a`` (index 0 = None)."""
 
     fields = ("h", "a")
+    step_names = RNN_NAMES.names
 
 
 class GRUTrace(Trace):
@@ -101,6 +152,7 @@ class GRUTrace(Trace):
     the pre-activations ``a_r a_z a_n`` and ``hn`` = W_hn h[t-1] + b_hn (index 0 = None)."""
 
     fields = ("h", "r", "z", "n", "a_r", "a_z", "a_n", "hn")
+    step_names = GRU_NAMES.names
 
 
 def _named(tensor, name):
@@ -110,7 +162,7 @@ def _named(tensor, name):
 
 # ---------------------------------------------------------------------------------------------
 # one time step: the lecture's equations, one statement each. The names that pictures and
-# traces show are attached afterwards, in one place (name_step).
+# traces show are attached afterwards, in one place (StepNames.attach).
 
 
 def lstm_step(xW, h_prev, C_prev, W_hh_T, H):
@@ -146,40 +198,6 @@ def gru_step(xW, h_prev, W_hh_T, b_hn, H):
     write = 1 - z
     h = write * n + z * h_prev                        # (1 - z) ⊙ n writes, z ⊙ h_prev keeps
     return xW, hW, a_r, a_z, hn, r, z, a_n, n, write, h
-
-
-# What each step returns, by name, and the names of the unnamed tensors inside its equations,
-# found from the graph: gates = xW + hW, C = fC + ig, h = o * tanhC, a = xW + hW; for the GRU
-# a_r = xW_r + hW_r, a_n = xW_n + rhn, h = (1-z)n + zh, and with a bias hn = hW_n + b_hn.
-LSTM_STEP = ("gates", "a_i", "a_f", "a_g", "a_o", "i", "f", "g", "o", "C", "h")
-LSTM_INSIDE = (("gates", ("xW", "hW")), ("C", ("fC", "ig")), ("h", (None, "tanhC")))
-RNN_STEP = ("a", "h")
-RNN_INSIDE = (("a", ("xW", "hW")),)
-GRU_STEP = ("xW", "hW", "a_r", "a_z", "hn", "r", "z", "a_n", "n", "1-z", "h")
-GRU_INSIDE = (("a_r", ("xW_r", "hW_r")), ("a_z", ("xW_z", "hW_z")), ("a_n", ("xW_n", "rhn")), ("h", ("(1-z)n", "zh")))
-GRU_INSIDE_BIAS = GRU_INSIDE + (("hn", ("hW_n", None)),)  # only with b_hn is hW's n-part a tensor of its own
-
-
-def name_step(values, names, inside, pre, tag):
-    """Name a step's tensors ``pre + name + tag`` ("l1.C[3]"); returns them as a dict."""
-    full, inner = _step_names(names, inside, pre, tag)
-    for tensor, name in zip(values, full):
-        tensor.name = name
-    for index, parent_names in inner:
-        node = values[index].grad_fn
-        if node is not None:  # under no_grad there is no graph and nothing inside to name
-            for parent, name in zip(node.parents, parent_names):
-                if name is not None:
-                    parent.name = name
-    return dict(zip(names, values))
-
-
-@functools.lru_cache(maxsize=4096)
-def _step_names(names, inside, pre, tag):
-    """The names of step ``tag``, made once: every forward names the same steps again."""
-    inner = tuple((names.index(of), tuple(None if p is None else pre + p + tag for p in parents))
-                  for of, parents in inside)
-    return tuple(pre + name + tag for name in names), inner
 
 
 def _init_weights(module, rng, dtype, shapes):
@@ -334,9 +352,9 @@ class RNN(_Recurrent):
         relu = self.nonlinearity == "relu"
         h = trace.h[0]
         for t in range(1, xw.shape[0] + 1):
-            step = name_step(rnn_step(xw[t - 1], h, w_hh_t, relu), RNN_STEP, RNN_INSIDE, pre, f"[{t}]")
-            h = step["h"]
+            step = RNN_NAMES.attach(rnn_step(xw[t - 1], h, w_hh_t, relu), pre, t)
             trace.append(step)
+            h = step[-1]
         return trace
 
 
@@ -385,9 +403,9 @@ class LSTM(_Recurrent):
         H = self.hidden_size
         h, c = trace.h[0], trace.C[0]
         for t in range(1, xw.shape[0] + 1):
-            step = name_step(lstm_step(xw[t - 1], h, c, w_hh_t, H), LSTM_STEP, LSTM_INSIDE, pre, f"[{t}]")
-            h, c = step["h"], step["C"]
+            step = LSTM_NAMES.attach(lstm_step(xw[t - 1], h, c, w_hh_t, H), pre, t)
             trace.append(step)
+            c, h = step[-2:]
         return trace
 
 
@@ -421,12 +439,12 @@ class GRU(_Recurrent):
         w_hh_t = getattr(self, f"weight_hh_l{k}").T
         H = self.hidden_size
         b_hn = _named(getattr(self, f"bias_hh_l{k}")[2 * H:], pre + "b_hn") if self.bias else None
-        inside = GRU_INSIDE_BIAS if self.bias else GRU_INSIDE
+        names = GRU_NAMES_BIAS if self.bias else GRU_NAMES
         h = trace.h[0]
         for t in range(1, xw.shape[0] + 1):
-            step = name_step(gru_step(xw[t - 1], h, w_hh_t, b_hn, H), GRU_STEP, inside, pre, f"[{t}]")
-            h = step["h"]
+            step = names.attach(gru_step(xw[t - 1], h, w_hh_t, b_hn, H), pre, t)
             trace.append(step)
+            h = step[-1]
         return trace
 
 
@@ -488,7 +506,7 @@ class RNNCell(_Cell):
         xw = self._input(x)
         h = self._state(h, "h", xw.shape[0])
         step = rnn_step(xw, h, self.weight_hh.T, self.nonlinearity == "relu")
-        return name_step(step, RNN_STEP, RNN_INSIDE, "", "")["h"]
+        return RNN_NAMES.attach(step)[-1]
 
 
 class LSTMCell(_Cell):
@@ -510,8 +528,8 @@ class LSTMCell(_Cell):
         h, c = _unpack_state(self, state, "(h, c)")
         B = xw.shape[0]
         step = lstm_step(xw, self._state(h, "h", B), self._state(c, "C", B), self.weight_hh.T, self.hidden_size)
-        step = name_step(step, LSTM_STEP, LSTM_INSIDE, "", "")
-        return step["h"], step["C"]
+        *_, c, h = LSTM_NAMES.attach(step)
+        return h, c
 
 
 class GRUCell(_Cell):
@@ -530,4 +548,4 @@ class GRUCell(_Cell):
         H = self.hidden_size
         b_hn = _named(self.bias_hh[2 * H:], "b_hn") if self.bias else None
         step = gru_step(xw, h, self.weight_hh.T, b_hn, H)
-        return name_step(step, GRU_STEP, GRU_INSIDE_BIAS if self.bias else GRU_INSIDE, "", "")["h"]
+        return (GRU_NAMES_BIAS if self.bias else GRU_NAMES).attach(step)[-1]
