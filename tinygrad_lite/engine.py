@@ -27,7 +27,6 @@ backward through the same graph raises a clear error (``freed_error``, the one p
 
 import itertools
 import threading
-from collections import deque
 from contextlib import ContextDecorator
 
 import numpy as np
@@ -305,9 +304,8 @@ def walk(roots, constants=False, limit=None, op="backward"):
         if r._visit != stamp:
             r._visit, r._deps, r._g, r._gown = stamp, 0, None, False
             order.append(r)
-    queue, cut = deque(order), False
-    while queue:
-        t = queue.popleft()
+    cut = False
+    for t in order:  # the list is its own queue: the loop reaches what it appends
         ctx = t._ctx
         if ctx is None:
             continue
@@ -322,7 +320,6 @@ def walk(roots, constants=False, limit=None, op="backward"):
                         continue
                     p._visit, p._deps, p._g, p._gown = stamp, 1, None, False
                     order.append(p)
-                    queue.append(p)
                 else:
                     p._deps += 1
     return order, cut
