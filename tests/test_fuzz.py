@@ -12,8 +12,8 @@ optimiser — with valid and invalid shapes, axes, dtypes, indices, sizes and hy
 
 A clean error has exactly one of the allowed types (ShapeError, TypeError, ValueError,
 IndexError, AxisError; numpy's UFuncTypeError or Python's OverflowError are not), no
-``__context__`` or ``__cause__`` (a check made before numpy ran, not numpy's error translated
-after it), was raised by a ``raise`` statement in ``tinygrad_lite/`` or ``nn/`` (not by numpy or
+``__context__`` or ``__cause__`` (the library's own check, made before numpy ran or after numpy
+refused, outside the handler: not numpy's error translated), was raised by a ``raise`` statement in ``tinygrad_lite/`` or ``nn/`` (not by numpy or
 Python inside a call the library made), and its message names the op and the shape of every
 array argument.
 """

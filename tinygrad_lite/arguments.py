@@ -71,6 +71,8 @@ def _private(array):
 def _lift(value, like, op, others=()):
     """A constant tensor for a Python number or array met in a binary op (``others``: more of
     the op's arrays, for the error messages)."""
+    if type(value) is builtins.float and isinstance(like, Tensor) and like._data.dtype.kind == "f":
+        return _private(np.asarray(value, like._data.dtype))  # x * 0.5, the common case: x's dtype
     if isinstance(value, (bool, int, builtins.float)) and not isinstance(value, np.generic):  # np.float64 is a float
         return _private(np.asarray(value, dtype=_scalar_dtype(value, like, op, others)))
     if isinstance(value, (np.ndarray, np.generic, list, tuple)):

@@ -68,13 +68,24 @@ def _broadcasting(op, name, refuse_bools=None):
     def method(a, b):
         if not isinstance(b, Tensor):
             b = _lift(b, a, label)
-        sa, sb = a._data.shape, b._data.shape
-        # equal shapes (the common case) and a scalar operand always fit: no Python loop for them
-        if sa != sb and sa and sb and not broadcastable(sa, sb):
+        try:  # shapes that fit (nearly always): checking them first would cost more than the op
+            return _binary(op, a, b)
+        except ValueError:
+            pass  # numpy refused the shapes: the check below names them, outside this handler
+        if not broadcastable(a._data.shape, b._data.shape):
             raise _misfit(label, a, b)
-        if refuse_bools is not None and a._data.dtype is _BOOL and b._data.dtype is _BOOL:
-            raise TypeError(f"{label}: not defined for two bool tensors (shapes {sa} and {sb}); {refuse_bools}")
-        return _binary(op, a, b)
+        return _binary(op, a, b)  # numpy's own ValueError (not the shapes): raised again
+
+    if refuse_bools is not None:
+        plain = method
+
+        def method(a, b):  # noqa: F811 - the same, first refusing two bools
+            if not isinstance(b, Tensor):
+                b = _lift(b, a, label)
+            if a._data.dtype is _BOOL and b._data.dtype is _BOOL:
+                raise TypeError(f"{label}: not defined for two bool tensors (shapes {a.shape} and {b.shape}); "
+                                f"{refuse_bools}")
+            return plain(a, b)
 
     def fn(a, b):
         return method(a if isinstance(a, Tensor) else _lift(a, b, label), b)
@@ -400,29 +411,21 @@ def broadcast_to(x, shape):
 
 def getitem(x, index):
     kind = type(index)
+    # the hot path (x[t], x[a:b], gates[:, a:b]): ints and slices only, tried on numpy at once;
+    # checking bounds first costs more than the indexing (this runs for every gates[:, a:b])
+    basic = kind is int or kind is slice
+    if kind is tuple:
+        basic = True
+        for part in index:
+            if type(part) is not slice and type(part) is not int:
+                basic = False
+                break
+    if basic:
+        try:
+            return _unary(ops.GetItem, x, index, True)
+        except (IndexError, TypeError, ValueError):
+            pass  # numpy refused the index: the checks below name the problem, outside this handler
     shape = x._data.shape
-    # the hot path (x[t], x[a:b], gates[:, a:b]): plain ints and valid slices that fit, checked
-    # inline (a call per part costs more than the check; this runs for every gates[:, a:b])
-    fits = False
-    try:
-        if kind is int:
-            fits = shape and -shape[0] <= index < shape[0]
-        elif kind is slice:
-            index.indices(0)  # refuses bounds that are not ints and a zero step, in C
-            fits = bool(shape)
-        elif kind is tuple and len(index) <= len(shape):
-            fits, i = True, 0
-            for part in index:
-                if type(part) is slice:
-                    part.indices(0)
-                elif type(part) is not int or not -shape[i] <= part < shape[i]:
-                    fits = False
-                    break
-                i += 1
-    except (TypeError, ValueError):
-        fits = False  # a bad slice: the slow path below names the problem
-    if fits:
-        return _unary(ops.GetItem, x, index, True)
     index, unique = _normalize_index(index, x)
     problem = index_problem(shape, index)
     if problem:
