@@ -222,3 +222,24 @@ def test_a_number_of_another_type_is_another_signature():
     assert fast(x, 2).dtype == np.int64
     assert fast(x, 2.0).dtype == np.float64
     assert fast.recordings == 2
+
+
+def test_a_second_backward_and_a_second_output_recompute_what_the_first_freed():
+    eager = nn.LSTM(3, 4, dtype=np.float64)
+    model = nn.LSTM(3, 4, dtype=np.float64)
+    model.load_state_dict(eager.state_dict())
+    fast = tl.compile(model)
+    x = np.random.default_rng(2).standard_normal((5, 2, 3))
+    fast(Tensor(x))  # the recording
+    out, (h_n, c_n) = fast(Tensor(x))
+    eager_out, (eager_h, eager_c) = eager(Tensor(x))
+    program = next(iter(fast.cache.values()))
+    assert set(program.batched) and all(len(steps) == 5 for steps in program.batched.values())
+    # h_n and c_n are two outputs, two CompiledSteps in one backward: the second recomputes too
+    for loss, eager_loss in ((out.sum(), eager_out.sum()), ((h_n * c_n).sum(), (eager_h * eager_c).sum())):
+        loss.backward(retain_graph=True)  # the first takes the replay's nodes and frees them
+        loss.backward()  # the second recomputes them from the arrays the replay read
+        eager_loss.backward(retain_graph=True)  # eager shares one graph: keep it for the second loss
+        eager_loss.backward(retain_graph=True)
+    for e, f in zip(eager.parameters(), model.parameters()):
+        assert relative(f.grad.data, e.grad.data) <= 1e-12

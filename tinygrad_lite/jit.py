@@ -2,11 +2,9 @@
 
 The first call for a signature runs ``fn`` eagerly while an observer (the engine's ``_checks``
 slot) writes down every op: its class, its non-tensor arguments, which arrays it reads (an
-input by position, an external tensor by identity, or an earlier result by slot). Later calls
-replay that program on the current arrays: each op's own ``forward`` on a fresh node, no Tensor
-per intermediate. Every output gets ONE graph node, ``CompiledStep``, whose backward replays the
-recorded VJPs in reverse recorded order with the engine's un-broadcast, cast and accumulation
-rules, so ``loss.backward()`` fills ``.grad`` as eager mode does.
+input by position, an external tensor by identity, or an earlier result by slot). replay.py
+plans that program once (liveness, batched weight gradients, joined slices) and replays it on
+the current arrays at every later call; ``loss.backward()`` fills ``.grad`` as eager mode does.
 
 What makes a replay wrong is a value that left a tensor into Python while recording (an ``if``
 on a tensor, ``item()``, ``.data`` ...): the program baked it in. Such a function warns once and
@@ -21,11 +19,12 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import engine, guards
+from . import engine
 from .engine import Tensor, is_grad_enabled
-from .ops import NUMPY, Function, IndexGrad, sum_to_shape
+from .errors import CompileError, uncompiled
+from .replay import NO, YES, plan, replay
 
-__all__ = ["compile"]
+__all__ = ["compile", "CompileError"]
 
 _CACHE_SIZE = 8
 _LIBRARY = __file__.rsplit("/", 1)[0]
@@ -33,15 +32,6 @@ _LIBRARY = __file__.rsplit("/", 1)[0]
 # (a comparison's mask, argmax's positions): each marks a recording data-dependent
 _LEAKS = ("__bool__", "item", "__float__", "__int__", "tolist", "numpy", "__array__",
           "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "argmax", "argmin")
-
-
-class CompileError(RuntimeError):
-    """A feature that cannot work on a replayed program."""
-
-
-def _uncompiled(what):
-    return CompileError(f"compile: {what} does not work under compile (the replay has no per-op graph); "
-                        "call the uncompiled function instead")
 
 
 # ---- flattening arguments and results -------------------------------------------------------
@@ -96,28 +86,18 @@ class _Hole:
 # ---- the recorded program -------------------------------------------------------------------
 
 
-class _Flag:
-    """Stands in for a node's parent: VJPs read only ``parents[i]._rg`` (to skip a gradient)."""
-
-    __slots__ = ("_rg",)
-
-    def __init__(self, rg):
-        self._rg = rg
-
-
-_YES, _NO = _Flag(True), _Flag(False)
-
-
 class _Step:
     """One op: ``cls`` (None for detach: the same array, no gradient), the slots it reads, its
     non-tensor arguments, the slot it writes, and which inputs require grad."""
 
-    __slots__ = ("cls", "reads", "args", "out", "needs", "flags", "differentiable")
+    __slots__ = ("cls", "reads", "args", "out", "needs", "flags", "differentiable", "batched_weight", "piece")
 
     def __init__(self, cls, reads, args, out, needs, differentiable):
         self.cls, self.reads, self.args, self.out = cls, reads, args, out
         self.needs, self.differentiable = needs, differentiable
-        self.flags = tuple(_YES if n else _NO for n in needs)
+        self.batched_weight = None  # the weight slot, when its gradient is batched (see _plan)
+        self.piece = None  # (slot, position) of a slice whose gradient is joined (see _plan)
+        self.flags = tuple(YES if n else NO for n in needs)
 
 
 class _Program:
@@ -206,7 +186,7 @@ class _Recorder:
         return t
 
     def reached(self, t, g):
-        raise _uncompiled("calling backward() inside the compiled function")
+        raise uncompiled("calling backward() inside the compiled function")
 
     def backward(self, t, g, grads):  # pragma: no cover - reached raises first
         pass
@@ -260,12 +240,13 @@ def _record(fn, args, kwargs, inputs):
             setattr(Tensor, name, method)
     for t in recorder.results:
         if t._hooks is not None:
-            raise _uncompiled("a hook or retain_grad() on a tensor made inside the compiled function")
+            raise uncompiled("a hook or retain_grad() on a tensor made inside the compiled function")
     program = recorder.program
     out_tensors = []
     structure = _flatten(result, out_tensors)
     program.outputs = (structure, tuple(recorder.read(t) for t in out_tensors))
     _number_externals(program)
+    plan(program)
     return result, program
 
 
@@ -273,105 +254,7 @@ def _number_externals(program):
     """Split the (slot, tensor) pairs: a replay writes every external slot before any op runs."""
     program.external_slots = tuple(s for s, _ in program.externals)
     program.externals = [t for _, t in program.externals]
-
-
-# ---- replay ---------------------------------------------------------------------------------
-
-
-def _forward(program, inputs, keep_nodes):
-    """Run every recorded op on the current arrays; return the slot values and the nodes."""
-    values = [None] * len(program.shapes)
-    for i, t in enumerate(inputs):
-        values[i] = t._data
-    for s, t in zip(program.external_slots, program.externals):
-        values[s] = t._data  # current values: an optimiser's update is seen
-    nodes = {} if keep_nodes else None
-    for step in program.steps:
-        if step.cls is None:
-            values[step.out] = values[step.reads[0]]
-            continue
-        node = step.cls()
-        out = node.forward(*[values[r] for r in step.reads], *step.args)
-        values[step.out] = out if type(out) is np.ndarray else np.asarray(out)
-        if keep_nodes and step.differentiable:
-            node.parents = step.flags
-            nodes[step.out] = node
-    return values, nodes
-
-
-class CompiledStep(Function):
-    """One node for one output of a replay: its backward replays the recorded VJPs."""
-
-    __slots__ = ("program", "nodes", "root", "slots")
-
-    def backward(self, g, F=NUMPY):
-        if F is not NUMPY:
-            raise _uncompiled("create_graph=True")
-        program, nodes = self.program, self.nodes
-        grads, owned = {self.root: g}, set()
-        for step in reversed(program.steps):
-            g_out = grads.pop(step.out, None)
-            if g_out is None or not step.differentiable:
-                continue
-            raw = nodes[step.out].backward(g_out)
-            for slot, pg, needs in zip(step.reads, raw, step.needs):
-                if needs and pg is not None:
-                    _add(grads, owned, slot, pg, program)
-        return tuple(grads.get(s) for s in self.slots)
-
-
-def _add(grads, owned, slot, pg, program):
-    """The engine's accumulation rules (engine._propagate), on slots instead of tensors."""
-    shape, dtype = program.shapes[slot], program.dtypes[slot]
-    cur = grads.get(slot)
-    if type(pg) is IndexGrad:  # slices of one tensor add into one zero-filled buffer
-        if cur is None:
-            cur = np.zeros(shape, dtype)
-        elif slot not in owned:
-            cur = np.array(cur)
-        owned.add(slot)
-        grads[slot] = pg.add_into(cur)
-        return
-    if pg.shape != shape:
-        pg = sum_to_shape(pg, shape)
-    if pg.dtype != dtype:
-        pg = pg.astype(dtype)
-    if cur is None:
-        grads[slot] = pg
-    elif slot in owned:
-        cur += pg
-    else:
-        cur = cur + pg
-        grads[slot] = cur if type(cur) is np.ndarray else np.asarray(cur)
-        owned.add(slot)
-
-
-def _replay(program, inputs):
-    sources = [*inputs, *program.externals]
-    source_slots = (*range(program.n_inputs), *program.external_slots)
-    grad_on = is_grad_enabled()
-    values, nodes = _forward(program, inputs, grad_on)
-    by_slot = dict(zip(source_slots, sources))
-    structure, out_slots = program.outputs
-    parents = tuple(sources)
-    frozen = False
-    outs = []
-    for s in out_slots:
-        if s in by_slot:  # fn returned an input or an external itself
-            outs.append(by_slot[s])
-        elif grad_on and program.slot_rg[s]:
-            node = CompiledStep()
-            node.program, node.nodes, node.root, node.slots = program, nodes, s, source_slots
-            node.parents = parents
-            outs.append(engine._node(values[s], node))
-            if not frozen:  # as eager does: leaves a graph read stay read-only until backward
-                for p in parents:
-                    if p._ctx is None and p._frozen is False:
-                        guards.freeze(p)
-                frozen = True
-        else:
-            outs.append(engine._node(values[s], None))
-    return _fill(structure, outs)
+    program.source_slots = (*range(program.n_inputs), *program.external_slots)
 
 
 # ---- the signature and the cache ------------------------------------------------------------
@@ -403,7 +286,7 @@ class _StaleTrace:
     makes no per-step tensors, and the recording's would silently describe another call."""
 
     def _refuse(self, *args):
-        raise _uncompiled("reading a layer's trace (its named per-step tensors)")
+        raise uncompiled("reading a layer's trace (its named per-step tensors)")
 
     __getattr__ = __getitem__ = __iter__ = __len__ = _refuse
 
@@ -431,7 +314,7 @@ class Compiled:
         if self.eager:
             return self.fn(*args, **kwargs)
         if engine._checks is not None:
-            raise _uncompiled("anomaly mode (or another observer of the engine)")
+            raise uncompiled("anomaly mode (or another observer of the engine)")
         result = self._run(args, kwargs)
         for m in self.traced:
             object.__setattr__(m, "trace", _STALE)
@@ -443,7 +326,7 @@ class Compiled:
         program = self.cache.get(key)
         if program is not None and program.still_valid():
             self.cache.move_to_end(key)
-            return _replay(program, inputs)
+            return _fill(program.outputs[0], replay(program, inputs))
         result, program = _record(self.fn, args, kwargs, inputs)
         self.recordings += 1
         if program.dependent is not None:

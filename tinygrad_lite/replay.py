@@ -1,0 +1,292 @@
+"""The replay half of compile (jit.py records): passes that plan a finished recording, and the
+replay of its forward and backward on numpy arrays.
+
+``plan`` works out, once per recording, what every replay reuses: which slots the forward can
+drop when (liveness), which matmuls share a weight whose gradient one product gives, and which
+slices cut one array into pieces whose gradients are joined instead of added into zeros. Each
+pass is a function with its reason. ``replay`` runs the forward: each op's own ``forward`` on a
+fresh node, no Tensor per intermediate; every output gets ONE graph node, ``CompiledStep``, whose
+backward runs the recorded VJPs in reverse recorded order with the engine's un-broadcast, cast
+and accumulation rules.
+"""
+
+import numpy as np
+
+from . import engine, guards
+from .engine import is_grad_enabled
+from .errors import uncompiled
+from .ops import NUMPY, Function, GetItem, IndexGrad, MatMul, sum_to_shape
+
+__all__ = ["plan", "replay", "CompiledStep", "YES", "NO"]
+
+
+class _Flag:
+    """Stands in for a node's parent: VJPs read only ``parents[i]._rg`` (to skip a gradient)."""
+
+    __slots__ = ("_rg",)
+
+    def __init__(self, rg):
+        self._rg = rg
+
+
+YES, NO = _Flag(True), _Flag(False)
+
+
+# ---- planning: passes over a finished recording --------------------------------------------
+
+
+def plan(program):
+    """Everything a replay needs that follows from the recording alone, worked out once."""
+    n = len(program.shapes)
+    keep = set(range(program.n_inputs)) | set(program.external_slots) | set(program.outputs[1])
+    program.frees = _forward_frees(program.steps, n, keep)
+    program.batched = _batched_weight_gradients(program)
+    program.tiled = _tiling_slices(program)
+    program.backward_steps = tuple(step for step in reversed(program.steps) if step.differentiable)
+
+
+def _forward_frees(steps, n, keep):
+    """Liveness: after each step, the slots no later step reads (and no output is): the replay
+    drops them, so the forward holds only what backward saved, not every intermediate."""
+    last = [-1] * n
+    for i, step in enumerate(steps):
+        for r in step.reads:
+            last[r] = i
+    frees = [[] for _ in steps]
+    for slot, i in enumerate(last):
+        if i >= 0 and slot not in keep:
+            frees[i].append(slot)
+    for i, step in enumerate(steps):  # a result nothing reads: drop it at once
+        if last[step.out] < 0 and step.out not in keep:
+            frees[i].append(step.out)
+    return tuple(tuple(f) for f in frees)
+
+
+def _batched_weight_gradients(program):
+    """The weight of a recurrent step (``h @ W_hh.T``) is one slot that T matmuls read. Eager
+    backward makes T small products ``h[t].T @ g[t]`` and adds them one by one; one product of
+    the stacked rows, (H, T*B) @ (T*B, 4H), is the same sum in one BLAS call. Returns
+    {weight slot: its matmul steps}; those steps' nodes then skip their weight gradient
+    (``flags``), and the replay's backward collects (h[t], g[t]) for one MatMul VJP at the end."""
+    users = {}
+    for step in program.steps:
+        if step.cls is MatMul and step.differentiable and step.needs[1]:
+            x, w = step.reads
+            if len(program.shapes[x]) == 2 and len(program.shapes[w]) == 2:
+                users.setdefault(w, []).append(step)
+    batched = {w: steps for w, steps in users.items() if len(steps) > 1}
+    for w, steps in batched.items():
+        for step in steps:
+            step.flags, step.batched_weight = (step.flags[0], NO), w
+    return batched
+
+
+def _tiling_slices(program):
+    """``xW[t]`` for every t, or ``gates[:, 0:H] ... gates[:, 3H:4H]``: slices that cut one slot
+    into pieces along one axis. Eager backward zero-fills a buffer of the slot's shape and adds
+    every piece's gradient into it; here the pieces' gradients are joined once (np.stack for
+    ints, np.concatenate for slices: exact, no addition). Returns {slot: (axis, stacked, [steps
+    in piece order])}; those steps get ``piece = (slot, position)``."""
+    readers = {}
+    for step in program.steps:
+        if step.cls is GetItem and step.differentiable and step.needs[0]:
+            cut = _cut(step.args[0], program.shapes[step.reads[0]])
+            if cut is not None:
+                readers.setdefault(step.reads[0], []).append((cut, step))
+    tiled = {}
+    for slot, cuts in readers.items():
+        cuts.sort(key=lambda c: c[0][1])
+        axis, stacked = cuts[0][0][0], cuts[0][0][3]
+        edge = 0
+        for (a, start, stop, is_int), _ in cuts:
+            if a != axis or is_int != stacked or start != edge:
+                break
+            edge = stop
+        else:
+            if edge == program.shapes[slot][axis] and len(cuts) > 1:
+                tiled[slot] = (axis, stacked, [step for _, step in cuts])
+                for position, (_, step) in enumerate(cuts):
+                    step.piece = (slot, position)
+    return tiled
+
+
+def _cut(index, shape):
+    """(axis, start, stop, is_int) when ``index`` is leading full slices and then one int or
+    one step-1 slice; None otherwise."""
+    parts = index if type(index) is tuple else (index,)
+    if not parts or len(parts) > len(shape):
+        return None
+    *lead, last = parts
+    if any(p != slice(None) for p in lead):
+        return None
+    axis, n = len(lead), shape[len(lead)]
+    if type(last) is int:
+        i = last + n if last < 0 else last
+        return axis, i, i + 1, True
+    if type(last) is slice and last.step in (None, 1):
+        start, stop, _ = last.indices(n)
+        return (axis, start, stop, False) if start < stop else None
+    return None
+
+
+# ---- replay ---------------------------------------------------------------------------------
+
+
+def _forward(program, sources, keep_nodes):
+    """Run every recorded op on the source arrays (inputs, then externals); return the slot
+    values and, for backward, the nodes by the slot they made."""
+    values = [None] * len(program.shapes)
+    for s, array in zip(program.source_slots, sources):
+        values[s] = array
+    nodes = [None] * len(values) if keep_nodes else None
+    for step, frees in zip(program.steps, program.frees):
+        if step.cls is None:
+            values[step.out] = values[step.reads[0]]
+        else:
+            node, reads = step.cls(), step.reads
+            if len(reads) == 2:  # most ops: spelled out, a list per op costs more than the op here
+                out = node.forward(values[reads[0]], values[reads[1]], *step.args)
+            elif len(reads) == 1:
+                out = node.forward(values[reads[0]], *step.args)
+            else:
+                out = node.forward(*[values[r] for r in reads], *step.args)
+            values[step.out] = out if type(out) is np.ndarray else np.asarray(out)
+            if keep_nodes and step.differentiable:
+                node.parents = step.flags
+                nodes[step.out] = node
+        for slot in frees:
+            values[slot] = None
+    return values, nodes
+
+
+class CompiledStep(Function):
+    """One node for one output of a replay: its backward replays the recorded VJPs.
+
+    The outputs of one replay share its nodes (``shared``, a one-item list). The first backward
+    takes them and frees each node's saved arrays as soon as its VJP ran, as eager backward does;
+    a second backward (retain_graph, or another output) recomputes them from ``sources``, the
+    arrays the replay read: the same numbers, paid for only when used."""
+
+    __slots__ = ("program", "shared", "sources", "root")
+
+    def backward(self, g, F=NUMPY):
+        if F is not NUMPY:
+            raise uncompiled("create_graph=True")
+        program = self.program
+        nodes = self.shared.pop() if self.shared else _forward(program, self.sources, True)[1]
+        grads = [None] * len(program.shapes)
+        owned = [False] * len(grads)
+        grads[self.root] = g
+        shapes, dtypes, pending = program.shapes, program.dtypes, {}
+        pieces = {slot: [None] * len(steps) for slot, (_, _, steps) in program.tiled.items()}
+        for step in program.backward_steps:
+            out = step.out
+            if out in pending:  # every matmul that read this weight is done: its gradient is whole
+                _flush(pending.pop(out), out, grads, owned, program)
+            if out in pieces:  # every slice of this slot is done: join their gradients
+                _join(pieces.pop(out), out, grads, owned, program)
+            g_out = grads[out]
+            if g_out is None:
+                continue
+            grads[out] = None
+            if step.piece is not None:
+                pieces[step.piece[0]][step.piece[1]] = g_out
+                nodes[out] = None
+                continue
+            node, nodes[out] = nodes[out], None  # its saved arrays can go once its VJP ran
+            for slot, pg, needs in zip(step.reads, node.backward(g_out), step.needs):
+                if not needs or pg is None:
+                    continue
+                cur = grads[slot]
+                if cur is None and type(pg) is np.ndarray and pg.shape == shapes[slot] and pg.dtype == dtypes[slot]:
+                    grads[slot] = pg  # the first gradient of a slot, as it is: the common case, inline
+                else:
+                    _add(grads, owned, slot, pg, program)
+            if step.batched_weight is not None:
+                rows, row_grads, _ = pending.setdefault(step.batched_weight, ([], [], node.y))
+                rows.append(node.x)
+                row_grads.append(g_out)
+        for w, collected in pending.items():  # weights read from outside: parameters
+            _flush(collected, w, grads, owned, program)
+        for slot, got in pieces.items():  # sliced inputs and externals
+            _join(got, slot, grads, owned, program)
+        return tuple(grads[s] for s in program.source_slots)
+
+
+def _flush(collected, w, grads, owned, program):
+    """The weight gradient of batched matmuls: MatMul's own VJP on the stacked rows."""
+    rows, row_grads, weight = collected
+    node = MatMul()
+    node.x, node.y, node.parents = np.concatenate(rows), weight, (NO, YES)
+    _add(grads, owned, w, node.backward(np.concatenate(row_grads))[1], program)
+
+
+def _join(got, slot, grads, owned, program):
+    """The gradient of a slot cut into pieces: the pieces' gradients side by side (zeros where
+    a piece got none)."""
+    if all(g is None for g in got):
+        return
+    axis, stacked, steps = program.tiled[slot]
+    dtype = program.dtypes[slot]
+    got = [np.zeros(program.shapes[step.out], dtype) if g is None else g for g, step in zip(got, steps)]
+    joined = np.stack(got, axis) if stacked else np.concatenate(got, axis)
+    if joined.dtype != dtype:
+        joined = joined.astype(dtype)
+    _add(grads, owned, slot, joined, program)
+
+
+def _add(grads, owned, slot, pg, program):
+    """The engine's accumulation rules (engine._propagate), on slots instead of tensors."""
+    shape, dtype = program.shapes[slot], program.dtypes[slot]
+    cur = grads[slot]
+    if type(pg) is IndexGrad:  # slices of one tensor add into one zero-filled buffer
+        if cur is None:
+            cur = np.zeros(shape, dtype)
+        elif not owned[slot]:
+            cur = np.array(cur)
+        owned[slot] = True
+        grads[slot] = pg.add_into(cur)
+        return
+    if pg.shape != shape:
+        pg = sum_to_shape(pg, shape)
+    if pg.dtype != dtype:
+        pg = pg.astype(dtype)
+    if cur is None:
+        grads[slot] = pg
+    elif owned[slot]:
+        cur += pg
+    else:
+        cur = cur + pg
+        grads[slot] = cur if type(cur) is np.ndarray else np.asarray(cur)
+        owned[slot] = True
+
+
+def replay(program, inputs):
+    """Run ``program`` on ``inputs`` (and its externals' current arrays): the output tensors, in
+    the order of ``program.outputs``, each with one CompiledStep node when it needs a gradient."""
+    sources = [*inputs, *program.externals]
+    arrays = [t._data for t in sources]  # current values: an optimiser's update is seen
+    grad_on = is_grad_enabled()
+    values, nodes = _forward(program, arrays, grad_on)
+    by_slot = dict(zip(program.source_slots, sources))
+    out_slots = program.outputs[1]
+    parents = tuple(sources)
+    shared = [nodes]
+    frozen = False
+    outs = []
+    for s in out_slots:
+        if s in by_slot:  # fn returned an input or an external itself
+            outs.append(by_slot[s])
+        elif grad_on and program.slot_rg[s]:
+            node = CompiledStep()
+            node.program, node.shared, node.sources, node.root = program, shared, arrays, s
+            node.parents = parents
+            outs.append(engine._node(values[s], node))
+            if not frozen:  # as eager does: leaves a graph read stay read-only until backward
+                for p in parents:
+                    if p._ctx is None and p._frozen is False:
+                        guards.freeze(p)
+                frozen = True
+        else:
+            outs.append(engine._node(values[s], None))
+    return outs
