@@ -14,9 +14,10 @@ CASES = {  # name: (T, B, I, H) = sequence length, batch, input size, hidden siz
     "main": (100, 64, 32, 128),
     "long": (1000, 16, 32, 64),
 }
-IMPLS = ("ours", "numpy", "torch_fused", "torch_composed", "torch_composed_slices")
+IMPLS = ("ours", "ours_compiled", "numpy", "torch_fused", "torch_composed", "torch_composed_slices")
 LABELS = {
     "ours": "tinygrad_lite nn.LSTM",
+    "ours_compiled": "tinygrad_lite nn.LSTM under tinygrad_lite.compile",
     "numpy": "numpy forward + hand-written BPTT",
     "torch_fused": "torch.nn.LSTM (fused)",
     "torch_composed": "torch, composed from ops, eager autograd (gates by chunk)",
@@ -45,9 +46,11 @@ def problem(case):
     return weights, x, target
 
 
-def ours(weights, x, target):
-    """This repository's nn.LSTM, exactly as a user calls it (traces, names and all)."""
+def ours(weights, x, target, compiled=False):
+    """This repository's nn.LSTM, exactly as a user calls it (traces, names and all), or the
+    same loss function under ``tinygrad_lite.compile`` (its first call records)."""
     import nn
+    import tinygrad_lite
     from tinygrad_lite import Tensor
 
     T, B, I = x.shape  # noqa: E741  (I: input size)
@@ -57,11 +60,17 @@ def ours(weights, x, target):
     params = dict(lstm.named_parameters())
     x, target = Tensor(x), Tensor(target)
 
+    def loss_of(x, target):
+        out, _ = lstm(x)
+        return nn.functional.mse_loss(out, target)
+
+    if compiled:
+        loss_of = tinygrad_lite.compile(loss_of)
+
     def step():
         for p in params.values():
             p.grad = None
-        out, _ = lstm(x)
-        loss = nn.functional.mse_loss(out, target)
+        loss = loss_of(x, target)
         loss.backward()
         return loss
 
@@ -69,6 +78,10 @@ def ours(weights, x, target):
         return {k: p.grad.numpy() for k, p in params.items()}
 
     return step, grads
+
+
+def ours_compiled(weights, x, target):
+    return ours(weights, x, target, compiled=True)
 
 
 def numpy_bptt(weights, x, target):
@@ -96,8 +109,8 @@ def _torch(kind):
     return make
 
 
-MAKERS = {"ours": ours, "numpy": numpy_bptt, "torch_fused": _torch("fused"), "torch_composed": _torch("chunk"),
-          "torch_composed_slices": _torch("slices")}
+MAKERS = {"ours": ours, "ours_compiled": ours_compiled, "numpy": numpy_bptt, "torch_fused": _torch("fused"),
+          "torch_composed": _torch("chunk"), "torch_composed_slices": _torch("slices")}
 
 
 def have_torch():

@@ -46,6 +46,9 @@ def lstm_timing(cases, budget, cold, use_torch, freeze):
             "cpu_ms": {n: timing.median(v) * 1e3 for n, v in cpu.items()},
             "ratio": {n: timing.ratio_of_medians_per_round(wall, "ours", n) for n in impls},
             "ratio_cpu": {n: timing.ratio_of_medians_per_round(cpu, "ours", n) for n in impls},
+            # the compiled step against every implementation (the compile targets)
+            "ratio_compiled": {n: timing.ratio_of_medians_per_round(wall, "ours_compiled", n) for n in impls}
+            if "ours_compiled" in impls else {},
             "grad_error": errors,
         }
     return results
