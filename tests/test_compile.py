@@ -243,3 +243,11 @@ def test_a_second_backward_and_a_second_output_recompute_what_the_first_freed():
         eager_loss.backward(retain_graph=True)
     for e, f in zip(eager.parameters(), model.parameters()):
         assert relative(f.grad.data, e.grad.data) <= 1e-12
+
+
+def test_a_tensor_copied_inside_marks_the_trace_data_dependent():
+    fast = tl.compile(lambda x: Tensor(x) * 2)  # the copy would keep the recorded values
+    with pytest.warns(RuntimeWarning, match="Tensor\\(tensor\\)"):
+        fast(Tensor(np.ones(3)))
+    np.testing.assert_array_equal(fast(Tensor(np.full(3, 5.0))).data, np.full(3, 10.0))
+    assert Tensor.__init__.__name__ == "__init__"  # the recording put the constructor back

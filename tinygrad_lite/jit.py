@@ -8,8 +8,8 @@ the current arrays at every later call; ``loss.backward()`` fills ``.grad`` as e
 
 What makes a replay wrong is a value that left a tensor into Python while recording (an ``if``
 on a tensor, ``item()``, ``.data`` ...): the program baked it in. Such a function warns once and
-runs eagerly from then on. Dependence on other Python state (globals, numpy randomness, a
-tensor copied with ``Tensor(x)``) is not detected and not supported, as with tinygrad's TinyJit.
+runs eagerly from then on (a tensor copied with ``Tensor(x)`` too). Dependence on other Python
+state (globals, numpy randomness) is not detected and not supported, as with tinygrad's TinyJit.
 Recording uses the process-wide observer slot: record from one thread at a time.
 """
 
@@ -225,6 +225,14 @@ def _with_leak_guards(recorder):
             setattr(Tensor, name, wrap(name, saved[name]))
     data = saved["data"]
     Tensor.data = property(wrap("data", data.fget), data.fset)
+    init = saved["__init__"] = Tensor.__init__
+
+    def copying_init(self, data, *args, **kwargs):  # Tensor(t) copies t's values: a replay would keep them
+        if isinstance(data, Tensor):
+            recorder.leak("Tensor(tensor), a copy of a tensor's values")
+        init(self, data, *args, **kwargs)
+
+    Tensor.__init__ = copying_init
     return saved
 
 
