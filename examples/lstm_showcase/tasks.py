@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 import nn
+import tinygrad_lite
 from tinygrad_lite import Tensor, no_grad
 
 # ---------------------------------------------------------------------------------------------
@@ -102,8 +103,21 @@ class AddingModel(nn.Module):
         self.head = nn.Linear(hidden, 1, rng=rng)
 
     def forward(self, x):
-        self.rnn(Tensor(x))
+        self.rnn(x if isinstance(x, Tensor) else Tensor(x))
         return self.head(self.rnn.trace.h[-1])
+
+
+class WithLoss(nn.Module):
+    """A model and its loss as one Module, ``(inputs, targets) -> loss``: what a training step
+    compiles. A Module, so that compile sees the layers inside (their mode, their parameters, and
+    their traces, which it marks stale after a replay)."""
+
+    def __init__(self, model, loss_fn):
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, inputs, targets):
+        return self.loss_fn(self.model(inputs), targets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,8 +134,13 @@ def adding_mse(model, x, y):
         return float(np.mean((model(x).data - y) ** 2))
 
 
-def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, clip=1.0, progress=None):
+def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, clip=1.0, progress=None,
+          compiled=False):
     """Adam with gradient clipping until ``done(score)`` or ``steps`` steps; returns a history dict.
+
+    ``compiled``: the forward and loss run under ``tinygrad_lite.compile`` (recorded at the first
+    step, replayed after it; the inputs and targets must then be Tensors). The numbers are eager's
+    within float32 rounding; the evaluations and every later measurement stay eager.
 
     next_batch()      -> (inputs, targets) for one step
     loss_fn(out, tgt) -> the loss Tensor
@@ -135,12 +154,14 @@ def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, 
     """
     params = list(model.parameters())
     opt = nn.optim.Adam(params, lr=lr)
+    step_loss = WithLoss(model, loss_fn)
+    if compiled:
+        step_loss = tinygrad_lite.compile(step_loss)
     history = {"steps": [0], "scores": [evaluate()], "losses": [float("nan")], "solved": False}
     start, running = time.perf_counter(), []
     step = 0
     while step < steps and not history["solved"]:
-        inputs, targets = next_batch()
-        loss = loss_fn(model(inputs), targets)
+        loss = step_loss(*next_batch())
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, clip)
@@ -190,14 +211,19 @@ def train_token_task(kind, *, gap, K, forget_bias, steps, lr, seed, batch=64, te
 
 
 def train_adding(kind, *, T, forget_bias, steps, lr, seed, batch=64, test_size=256, hidden=32,
-                 eval_every=50, target=0.01, clip=1.0, progress=None):
-    """Train an AddingModel at length T; returns (model, history). Stops at test MSE < target."""
+                 eval_every=50, target=0.01, clip=1.0, progress=None, compiled=True):
+    """Train an AddingModel at length T; returns (model, history). Stops at test MSE < target.
+
+    Compiled by default: every step has the same shapes, so one recording serves the whole run.
+    (The token task stays eager: its embedding and loss index by the tokens' values, which a
+    recording would bake in; compile would see that, warn, and run it eagerly anyway.)"""
     data_rng = np.random.default_rng([seed, T, 5])
     test_x, test_y = adding_test_set(seed, T, test_size)
     model = AddingModel(kind, hidden, forget_bias, rng=[seed, {"rnn": 7, "lstm": 8, "gru": 10}[kind]])
     history = train(
-        model, lambda: adding_batch(data_rng, batch, T),
-        lambda out, y: nn.functional.mse_loss(out, Tensor(y)),
+        model, lambda: tuple(map(Tensor, adding_batch(data_rng, batch, T))),
+        nn.functional.mse_loss,
         lambda: adding_mse(model, test_x, test_y),
-        steps=steps, lr=lr, eval_every=eval_every, done=lambda mse: mse < target, clip=clip, progress=progress)
+        steps=steps, lr=lr, eval_every=eval_every, done=lambda mse: mse < target, clip=clip, progress=progress,
+        compiled=compiled)
     return model, history
