@@ -1,12 +1,14 @@
 """Where the time of one nn.LSTM training step goes: per op, forward and backward, and the rest.
 
-    python benchmarks/profile_lstm.py [main|small|long] [--cprofile]
+    python benchmarks/profile_lstm.py [main|small|long] [--compiled] [--cprofile]
 
 Every op class's ``forward`` and ``backward`` is wrapped with a timer (in this process only);
 what the step costs beyond those is the engine's and nn's bookkeeping: making Tensor and node
 objects, the consumer counting and ready list of backward, accumulating gradients, hooks, names.
 The timers themselves cost about 0.1-0.2 µs per call; that is measured and subtracted.
 ``--cprofile`` prints cProfile's top functions instead (its overhead is larger and uneven).
+``--compiled`` profiles the same step under ``tinygrad_lite.compile`` (after its recording):
+what is left beyond the ops is then the replay's own loops (jit.py, replay.py).
 """
 
 import os
@@ -66,8 +68,10 @@ def main():
     parser.add_argument("case", nargs="?", default="main", choices=list(CASES))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--compiled", action="store_true", help="the step under tinygrad_lite.compile")
     args = parser.parse_args()
-    step, _ = ours(*problem(args.case))
+    step, _ = ours(*problem(args.case), compiled=args.compiled)
+    step()  # compiled: the recording
     step()
     if args.cprofile:
         import cProfile
@@ -110,9 +114,10 @@ def main():
         print(f"{name:<12}{fc // n:>7}{fs / max(fc, 1) * 1e6:>13.2f}{bs / max(bc, 1) * 1e6:>13.2f}"
               f"{fs / n * 1e3:>9.2f}{bs / n * 1e3:>9.2f}")
     rest = total - fwd_all - bwd_all
+    what = "the replay's loops" if args.compiled else "engine + nn bookkeeping"
     print(f"ops' forward {fwd_all * 1e3:.2f} ms, ops' backward {bwd_all * 1e3:.2f} ms, everything else "
-          f"(engine + nn bookkeeping) {rest * 1e3:.2f} ms = {rest / calls_all * 1e6:.2f} µs per op "
-          f"({calls_all:.0f} ops per step)")
+          f"({what}) {rest * 1e3:.2f} ms = {rest / calls_all * 1e6:.2f} µs per op ({calls_all:.0f} ops per step)"
+          f"; the rest is {rest / total:.0%} of the step")
 
 
 if __name__ == "__main__":
