@@ -43,6 +43,8 @@ def plan(program):
     program.batched = _batched_weight_gradients(program)
     program.tiled = _tiling_slices(program)
     program.backward_steps = tuple(step for step in reversed(program.steps) if step.differentiable)
+    program.forwards = {}  # keep_nodes -> the generated forward, made at its first use
+    program.backward = None  # the generated backward, made at its first use
 
 
 def _forward_frees(steps, n, keep):
@@ -133,30 +135,43 @@ def _cut(index, shape):
 
 
 def _forward(program, sources, keep_nodes):
-    """Run every recorded op on the source arrays (inputs, then externals); return the slot
-    values and, for backward, the nodes by the slot they made."""
-    values = [None] * len(program.shapes)
-    for s, array in zip(program.source_slots, sources):
-        values[s] = array
-    nodes = [None] * len(values) if keep_nodes else None
-    for step, frees in zip(program.steps, program.frees):
+    """Run every recorded op on the source arrays (inputs, then externals); return the outputs'
+    arrays and, for backward, the nodes by the slot they made (None without grad)."""
+    run = program.forwards.get(keep_nodes)
+    if run is None:
+        run = program.forwards[keep_nodes] = _generate_forward(program, keep_nodes)
+    return run(sources, [None] * len(program.shapes) if keep_nodes else None)
+
+
+def _generate_forward(program, keep_nodes):
+    """The forward as straight-line Python, one line per op: ``v7 = n.forward(v3, v5)`` on local
+    variables, so a replay pays no loop, list or branch per op (on the small LSTM step those cost
+    more than the ops' own work). The source is kept as ``program.forward_source``: print it to
+    read what a replay runs."""
+    names = {"ndarray": np.ndarray, "asarray": np.asarray}
+    lines = ["def forward(sources, N):"]
+    lines += [f"    v{s} = sources[{i}]" for i, s in enumerate(program.source_slots)]
+    for k, (step, frees) in enumerate(zip(program.steps, program.frees)):
+        out = step.out
+        reads = ", ".join(f"v{r}" for r in step.reads)
         if step.cls is None:
-            values[step.out] = values[step.reads[0]]
+            lines.append(f"    v{out} = {reads}  # detach: the same array")
         else:
-            node, reads = step.cls(), step.reads
-            if len(reads) == 2:  # most ops: spelled out, a list per op costs more than the op here
-                out = node.forward(values[reads[0]], values[reads[1]], *step.args)
-            elif len(reads) == 1:
-                out = node.forward(values[reads[0]], *step.args)
-            else:
-                out = node.forward(*[values[r] for r in reads], *step.args)
-            values[step.out] = out if type(out) is np.ndarray else np.asarray(out)
+            names[f"C{k}"], names[f"A{k}"], names[f"P{k}"] = step.cls, step.args, step.flags
+            args = f", *A{k}" if step.args else ""
+            lines.append(f"    n = C{k}(); v{out} = n.forward({reads}{args})  # {step.cls.__name__}")
+            if program.shapes[out] == ():  # numpy hands back a scalar for a 0-d result
+                lines.append(f"    v{out} = v{out} if type(v{out}) is ndarray else asarray(v{out})")
             if keep_nodes and step.differentiable:
-                node.parents = step.flags
-                nodes[step.out] = node
-        for slot in frees:
-            values[slot] = None
-    return values, nodes
+                lines.append(f"    n.parents = P{k}; N[{out}] = n")
+        if frees:
+            lines.append("    del " + ", ".join(f"v{slot}" for slot in frees))
+    lines.append(f"    return ({''.join(f'v{s}, ' for s in program.outputs[1])}), N")
+    source = "\n".join(lines) + "\n"
+    if keep_nodes:
+        program.forward_source = source
+    exec(compile(source, f"<compiled forward of {len(program.steps)} ops>", "exec"), names)
+    return names["forward"]
 
 
 class CompiledStep(Function):
@@ -174,43 +189,60 @@ class CompiledStep(Function):
             raise uncompiled("create_graph=True")
         program = self.program
         nodes = self.shared.pop() if self.shared else _forward(program, self.sources, True)[1]
+        if program.backward is None:
+            program.backward = _generate_backward(program)
         grads = [None] * len(program.shapes)
-        owned = [False] * len(grads)
         grads[self.root] = g
-        shapes, dtypes, pending = program.shapes, program.dtypes, {}
-        pieces = {slot: [None] * len(steps) for slot, (_, _, steps) in program.tiled.items()}
-        for step in program.backward_steps:
-            out = step.out
-            if out in pending:  # every matmul that read this weight is done: its gradient is whole
-                _flush(pending.pop(out), out, grads, owned, program)
-            if out in pieces:  # every slice of this slot is done: join their gradients
-                _join(pieces.pop(out), out, grads, owned, program)
-            g_out = grads[out]
-            if g_out is None:
-                continue
-            grads[out] = None
-            if step.piece is not None:
-                pieces[step.piece[0]][step.piece[1]] = g_out
-                nodes[out] = None
-                continue
-            node, nodes[out] = nodes[out], None  # its saved arrays can go once its VJP ran
-            for slot, pg, needs in zip(step.reads, node.backward(g_out), step.needs):
-                if not needs or pg is None:
-                    continue
-                cur = grads[slot]
-                if cur is None and type(pg) is np.ndarray and pg.shape == shapes[slot] and pg.dtype == dtypes[slot]:
-                    grads[slot] = pg  # the first gradient of a slot, as it is: the common case, inline
-                else:
-                    _add(grads, owned, slot, pg, program)
-            if step.batched_weight is not None:
-                rows, row_grads, _ = pending.setdefault(step.batched_weight, ([], [], node.y))
-                rows.append(node.x)
-                row_grads.append(g_out)
-        for w, collected in pending.items():  # weights read from outside: parameters
-            _flush(collected, w, grads, owned, program)
-        for slot, got in pieces.items():  # sliced inputs and externals
-            _join(got, slot, grads, owned, program)
+        program.backward(grads, [False] * len(grads), nodes, program)
         return tuple(grads[s] for s in program.source_slots)
+
+
+def _generate_backward(program):
+    """The backward as straight-line Python, as the forward: for every differentiable op in
+    reverse recorded order, its VJP on its gradient (when one reached it) and the accumulation of
+    what it returns, the engine's rules with the decisions the plan made written in: which inputs
+    need a gradient, which slices are joined (``Q`` lists), which weights are batched (``R``, ``B``
+    lists). ``G`` holds the gradients by slot, ``O`` whether each is ours to add into, ``N`` the
+    nodes. The source is kept as ``program.backward_source``."""
+    lines = ["def backward(G, O, N, program):", "    S, D = program.shapes, program.dtypes"]
+    for slot, (_, _, steps) in program.tiled.items():
+        lines.append(f"    Q{slot} = [None] * {len(steps)}")
+    for w in program.batched:
+        lines.append(f"    R{w}, B{w}, W{w} = [], [], None")
+
+    def collected(slot):  # what the plan set aside for ``slot``, added once all of it is in
+        if slot in program.batched:
+            lines.append(f"    if R{slot}: flush((R{slot}, B{slot}, W{slot}), {slot}, G, O, program)")
+        if slot in program.tiled:
+            lines.append(f"    join(Q{slot}, {slot}, G, O, program)")
+
+    for step in program.backward_steps:
+        out = step.out
+        collected(out)
+        lines += [f"    g = G[{out}]  # {step.cls.__name__}", "    if g is not None:", f"        G[{out}] = None"]
+        if step.piece is not None:
+            lines.append(f"        N[{out}] = None; Q{step.piece[0]}[{step.piece[1]}] = g")
+            continue
+        results = ", ".join(f"r{i}" if needs else "_" for i, needs in enumerate(step.needs))
+        lines.append(f"        n = N[{out}]; N[{out}] = None; {results}, = n.backward(g)")
+        for i, (slot, needs) in enumerate(zip(step.reads, step.needs)):
+            if needs:
+                lines += [f"        if r{i} is not None:",
+                          f"            if G[{slot}] is None and type(r{i}) is ndarray and r{i}.shape == S[{slot}] "
+                          f"and r{i}.dtype is D[{slot}]:",
+                          f"                G[{slot}] = r{i}  # the first gradient of the slot, as it is",
+                          "            else:",
+                          f"                add(G, O, {slot}, r{i}, program)"]
+        if step.batched_weight is not None:
+            w = step.batched_weight
+            lines.append(f"        R{w}.append(n.x); B{w}.append(g); W{w} = n.y")
+    for slot in program.source_slots:  # inputs and externals: their set-aside gradients
+        collected(slot)
+    source = "\n".join(lines) + "\n"
+    program.backward_source = source
+    names = {"ndarray": np.ndarray, "add": _add, "flush": _flush, "join": _join}
+    exec(compile(source, f"<compiled backward of {len(program.backward_steps)} ops>", "exec"), names)
+    return names["backward"]
 
 
 def _flush(collected, w, grads, owned, program):
@@ -274,19 +306,19 @@ def replay(program, inputs):
     shared = [nodes]
     frozen = False
     outs = []
-    for s in out_slots:
+    for s, value in zip(out_slots, values):
         if s in by_slot:  # fn returned an input or an external itself
             outs.append(by_slot[s])
         elif grad_on and program.slot_rg[s]:
             node = CompiledStep()
             node.program, node.shared, node.sources, node.root = program, shared, arrays, s
             node.parents = parents
-            outs.append(engine._node(values[s], node))
+            outs.append(engine._node(value, node))
             if not frozen:  # as eager does: leaves a graph read stay read-only until backward
                 for p in parents:
                     if p._ctx is None and p._frozen is False:
                         guards.freeze(p)
                 frozen = True
         else:
-            outs.append(engine._node(values[s], None))
+            outs.append(engine._node(value, None))
     return outs
