@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import nn
 import tinygrad_lite as tl
-from tinygrad_lite import Tensor
+from tinygrad_lite import Tensor, replay
 from tinygrad_lite.jit import CompileError
 
 SHAPES = [(2, 3), (1, 3), (2, 1), (3,), ()]
@@ -251,3 +251,10 @@ def test_a_tensor_copied_inside_marks_the_trace_data_dependent():
         fast(Tensor(np.ones(3)))
     np.testing.assert_array_equal(fast(Tensor(np.full(3, 5.0))).data, np.full(3, 10.0))
     assert Tensor.__init__.__name__ == "__init__"  # the recording put the constructor back
+
+
+@pytest.mark.parametrize("layer", [nn.LSTM, nn.GRU, nn.RNN])
+def test_a_program_generated_in_many_pieces_matches_eager(layer, monkeypatch):
+    monkeypatch.setattr(replay, "_CHUNK", 3)  # every value crosses between pieces somewhere
+    worst = train_and_compare(lambda: layer(3, 5, num_layers=2, dtype=np.float64), (6, 2, 3))
+    assert worst <= 1e-12

@@ -134,44 +134,78 @@ def _cut(index, shape):
 # ---- replay ---------------------------------------------------------------------------------
 
 
+# ops per generated function: compiling one function of the long LSTM's 16,000 ops held about
+# 700 MiB while Python compiled it; in pieces of this size the peak is what one piece needs
+_CHUNK = 200
+
+
 def _forward(program, sources, keep_nodes):
     """Run every recorded op on the source arrays (inputs, then externals); return the outputs'
     arrays and, for backward, the nodes by the slot they made (None without grad)."""
-    run = program.forwards.get(keep_nodes)
-    if run is None:
-        run = program.forwards[keep_nodes] = _generate_forward(program, keep_nodes)
-    return run(sources, [None] * len(program.shapes) if keep_nodes else None)
+    pieces = program.forwards.get(keep_nodes)
+    if pieces is None:
+        pieces = program.forwards[keep_nodes] = _generate_forward(program, keep_nodes)
+    values = [None] * len(program.shapes)
+    for s, array in zip(program.source_slots, sources):
+        values[s] = array
+    nodes = [None] * len(values) if keep_nodes else None
+    for piece in pieces:
+        piece(values, nodes)
+    return [values[s] for s in program.outputs[1]], nodes
 
 
 def _generate_forward(program, keep_nodes):
     """The forward as straight-line Python, one line per op: ``v7 = n.forward(v3, v5)`` on local
     variables, so a replay pays no loop, list or branch per op (on the small LSTM step those cost
-    more than the ops' own work). The source is kept as ``program.forward_source``: print it to
-    read what a replay runs."""
+    more than the ops' own work). Made in pieces of _CHUNK ops: a piece takes the values earlier
+    pieces made from the list ``V`` and leaves there what later ones read. The source is kept as
+    ``program.forward_source``: print it to read what a replay runs."""
+    n = len(program.shapes)
+    made_in = [-1] * n  # the piece that makes each slot (-1: a source)
+    last_read = [-1] * n
+    for i, step in enumerate(program.steps):
+        made_in[step.out] = i // _CHUNK
+        for r in step.reads:
+            last_read[r] = i
+    outputs = set(program.outputs[1])
     names = {"ndarray": np.ndarray, "asarray": np.asarray}
-    lines = ["def forward(sources, N):"]
-    lines += [f"    v{s} = sources[{i}]" for i, s in enumerate(program.source_slots)]
-    for k, (step, frees) in enumerate(zip(program.steps, program.frees)):
-        out = step.out
-        reads = ", ".join(f"v{r}" for r in step.reads)
-        if step.cls is None:
-            lines.append(f"    v{out} = {reads}  # detach: the same array")
-        else:
-            names[f"C{k}"], names[f"A{k}"], names[f"P{k}"] = step.cls, step.args, step.flags
-            args = f", *A{k}" if step.args else ""
-            lines.append(f"    n = C{k}(); v{out} = n.forward({reads}{args})  # {step.cls.__name__}")
-            if program.shapes[out] == ():  # numpy hands back a scalar for a 0-d result
-                lines.append(f"    v{out} = v{out} if type(v{out}) is ndarray else asarray(v{out})")
-            if keep_nodes and step.differentiable:
-                lines.append(f"    n.parents = P{k}; N[{out}] = n")
-        if frees:
-            lines.append("    del " + ", ".join(f"v{slot}" for slot in frees))
-    lines.append(f"    return ({''.join(f'v{s}, ' for s in program.outputs[1])}), N")
-    source = "\n".join(lines) + "\n"
+    sources, pieces = [], []
+    for c in range(0, max(len(program.steps), 1), _CHUNK):
+        steps = program.steps[c:c + _CHUNK]
+        lines = [f"def forward_{c // _CHUNK}(V, N):"]
+        taken = sorted({r for step in steps for r in step.reads if made_in[r] < c // _CHUNK})
+        for r in taken:  # made earlier; V lets go of it here when this piece reads it last
+            last = last_read[r] < c + _CHUNK and r not in outputs and made_in[r] >= 0
+            lines.append(f"    v{r} = V[{r}]" + (f"; V[{r}] = None" if last else ""))
+        for k, step in enumerate(steps, start=c):
+            lines += _forward_lines(program, k, step, keep_nodes, names)
+        kept = [step.out for step in steps if step.out in outputs or last_read[step.out] >= c + _CHUNK]
+        lines += [f"    V[{s}] = v{s}" for s in kept]
+        lines.append("    return")
+        sources.append("\n".join(lines) + "\n")
+        exec(compile(sources[-1], f"<compiled forward, ops {c} on>", "exec"), names)
+        pieces.append(names[f"forward_{c // _CHUNK}"])
     if keep_nodes:
-        program.forward_source = source
-    exec(compile(source, f"<compiled forward of {len(program.steps)} ops>", "exec"), names)
-    return names["forward"]
+        program.forward_source = "\n".join(sources)
+    return pieces
+
+
+def _forward_lines(program, k, step, keep_nodes, names):
+    out = step.out
+    reads = ", ".join(f"v{r}" for r in step.reads)
+    if step.cls is None:
+        lines = [f"    v{out} = {reads}  # detach: the same array"]
+    else:
+        names[f"C{k}"], names[f"A{k}"], names[f"P{k}"] = step.cls, step.args, step.flags
+        args = f", *A{k}" if step.args else ""
+        lines = [f"    n = C{k}(); v{out} = n.forward({reads}{args})  # {step.cls.__name__}"]
+        if program.shapes[out] == ():  # numpy hands back a scalar for a 0-d result
+            lines.append(f"    v{out} = v{out} if type(v{out}) is ndarray else asarray(v{out})")
+        if keep_nodes and step.differentiable:
+            lines.append(f"    n.parents = P{k}; N[{out}] = n")
+    if program.frees[k]:
+        lines.append("    del " + ", ".join(f"v{slot}" for slot in program.frees[k]))
+    return lines
 
 
 class CompiledStep(Function):
@@ -201,48 +235,69 @@ def _generate_backward(program):
     """The backward as straight-line Python, as the forward: for every differentiable op in
     reverse recorded order, its VJP on its gradient (when one reached it) and the accumulation of
     what it returns, the engine's rules with the decisions the plan made written in: which inputs
-    need a gradient, which slices are joined (``Q`` lists), which weights are batched (``R``, ``B``
-    lists). ``G`` holds the gradients by slot, ``O`` whether each is ours to add into, ``N`` the
-    nodes. The source is kept as ``program.backward_source``."""
-    lines = ["def backward(G, O, N, program):", "    S, D = program.shapes, program.dtypes"]
-    for slot, (_, _, steps) in program.tiled.items():
-        lines.append(f"    Q{slot} = [None] * {len(steps)}")
-    for w in program.batched:
-        lines.append(f"    R{w}, B{w}, W{w} = [], [], None")
+    need a gradient, which slices are joined (``T["Q<slot>"]``), which weights are batched
+    (``T["R<slot>"]``, ``T["B<slot>"]``). ``G`` holds the gradients by slot, ``O`` whether each is
+    ours to add into, ``N`` the nodes. In pieces of _CHUNK ops; the source is kept as
+    ``program.backward_source``. Returns the function that runs all pieces."""
+    names = {"ndarray": np.ndarray, "add": _add, "collected": _collected}
+    set_aside = [f"Q{slot}" for slot in program.tiled] + [f"{x}{w}" for w in program.batched for x in "RB"]
+    sources, pieces = [], []
+    steps = program.backward_steps
+    for c in range(0, len(steps), _CHUNK):
+        lines = [f"def backward_{c // _CHUNK}(G, O, N, T, program):", "    S, D = program.shapes, program.dtypes"]
+        lines += [f"    {name} = T[{name!r}]" for name in set_aside]
+        for step in steps[c:c + _CHUNK]:
+            lines += _backward_lines(program, step)
+        lines.append("    return")
+        sources.append("\n".join(lines) + "\n")
+        exec(compile(sources[-1], f"<compiled backward, ops {c} on>", "exec"), names)
+        pieces.append(names[f"backward_{c // _CHUNK}"])
+    program.backward_source = "\n".join(sources)
 
-    def collected(slot):  # what the plan set aside for ``slot``, added once all of it is in
-        if slot in program.batched:
-            lines.append(f"    if R{slot}: flush((R{slot}, B{slot}, W{slot}), {slot}, G, O, program)")
-        if slot in program.tiled:
-            lines.append(f"    join(Q{slot}, {slot}, G, O, program)")
+    def backward(grads, owned, nodes, program):
+        kept = {f"Q{slot}": [None] * len(tiles) for slot, (_, _, tiles) in program.tiled.items()}
+        kept.update({f"{x}{w}": [] for w in program.batched for x in "RBW"})
+        for piece in pieces:
+            piece(grads, owned, nodes, kept, program)
+        for slot in program.source_slots:  # inputs and externals: their set-aside gradients
+            _collected(slot, kept, grads, owned, program)
 
-    for step in program.backward_steps:
-        out = step.out
-        collected(out)
-        lines += [f"    g = G[{out}]  # {step.cls.__name__}", "    if g is not None:", f"        G[{out}] = None"]
-        if step.piece is not None:
-            lines.append(f"        N[{out}] = None; Q{step.piece[0]}[{step.piece[1]}] = g")
-            continue
-        results = ", ".join(f"r{i}" if needs else "_" for i, needs in enumerate(step.needs))
-        lines.append(f"        n = N[{out}]; N[{out}] = None; {results}, = n.backward(g)")
-        for i, (slot, needs) in enumerate(zip(step.reads, step.needs)):
-            if needs:
-                lines += [f"        if r{i} is not None:",
-                          f"            if G[{slot}] is None and type(r{i}) is ndarray and r{i}.shape == S[{slot}] "
-                          f"and r{i}.dtype is D[{slot}]:",
-                          f"                G[{slot}] = r{i}  # the first gradient of the slot, as it is",
-                          "            else:",
-                          f"                add(G, O, {slot}, r{i}, program)"]
-        if step.batched_weight is not None:
-            w = step.batched_weight
-            lines.append(f"        R{w}.append(n.x); B{w}.append(g); W{w} = n.y")
-    for slot in program.source_slots:  # inputs and externals: their set-aside gradients
-        collected(slot)
-    source = "\n".join(lines) + "\n"
-    program.backward_source = source
-    names = {"ndarray": np.ndarray, "add": _add, "flush": _flush, "join": _join}
-    exec(compile(source, f"<compiled backward of {len(program.backward_steps)} ops>", "exec"), names)
-    return names["backward"]
+    return backward
+
+
+def _collected(slot, kept, grads, owned, program):
+    """What the plan set aside for ``slot`` (batched rows, joined slices), added now it is all in."""
+    if slot in program.batched and kept[f"R{slot}"]:
+        _flush((kept[f"R{slot}"], kept[f"B{slot}"], kept[f"W{slot}"][0]), slot, grads, owned, program)
+        kept[f"R{slot}"].clear()  # in place: the generated code holds these lists too
+        kept[f"B{slot}"].clear()
+    if slot in program.tiled:
+        _join(kept[f"Q{slot}"], slot, grads, owned, program)
+        kept[f"Q{slot}"][:] = [None] * len(kept[f"Q{slot}"])
+
+
+def _backward_lines(program, step):
+    out = step.out
+    lines = []
+    if out in program.batched or out in program.tiled:  # all of its gradient is in: add it
+        lines.append(f"    collected({out}, T, G, O, program)")
+    lines += [f"    g = G[{out}]  # {step.cls.__name__}", "    if g is not None:", f"        G[{out}] = None"]
+    if step.piece is not None:
+        return lines + [f"        N[{out}] = None; Q{step.piece[0]}[{step.piece[1]}] = g"]
+    results = ", ".join(f"r{i}" if needs else "_" for i, needs in enumerate(step.needs))
+    lines.append(f"        n = N[{out}]; N[{out}] = None; {results}, = n.backward(g)")
+    for i, (slot, needs) in enumerate(zip(step.reads, step.needs)):
+        if needs:
+            lines += [f"        if r{i} is not None:",
+                      f"            if G[{slot}] is None and type(r{i}) is ndarray and r{i}.shape == S[{slot}] "
+                      f"and r{i}.dtype is D[{slot}]:",
+                      f"                G[{slot}] = r{i}  # the first gradient of the slot, as it is",
+                      "            else:",
+                      f"                add(G, O, {slot}, r{i}, program)"]
+    if step.batched_weight is not None:
+        w = step.batched_weight
+        lines.append(f"        R{w}.append(n.x); B{w}.append(g); T['W{w}'][:] = [n.y]")
+    return lines
 
 
 def _flush(collected, w, grads, owned, program):
