@@ -7,7 +7,8 @@ slices cut one array into pieces whose gradients are joined instead of added int
 pass is a function with its reason. ``replay`` runs the forward: each op's own ``forward`` on a
 fresh node, no Tensor per intermediate; every output gets ONE graph node, ``CompiledStep``, whose
 backward runs the recorded VJPs in reverse recorded order with the engine's un-broadcast, cast
-and accumulation rules.
+and accumulation rules. Both directions run as Python generated from the plan (straight-line
+code, one line per op), made at their first use.
 """
 
 import numpy as np
