@@ -134,23 +134,19 @@ def _kept_bytes_line(res):
 def target_rows(res):
     """(target, measured, met) for every target whose measurement this run made."""
     lstm = res.info["lstm"]
-    for case, ref, bound, strict in SPEED_TARGETS:
-        if case in lstm and ref in res.impls:
-            v = lstm[case]["ratio"][ref]
-            yield (f"{case}: ours {'<' if strict else '≤'} {bound:g} × {SHORT_NAMES[ref]}", f"{v:.2f}×",
-                   v < bound if strict else v <= bound)
+    for who, key, targets in (("ours", "ratio", SPEED_TARGETS), ("compiled", "ratio_compiled", COMPILED_TARGETS)):
+        for case, ref, bound, strict in targets:
+            ratios = lstm.get(case, {}).get(key, {})
+            if ref in ratios and ref in res.impls:
+                v = ratios[ref]
+                yield (f"{case}: {who} {'<' if strict else '≤'} {bound:g} × {SHORT_NAMES[ref]}", f"{v:.2f}×",
+                       v < bound if strict else v <= bound)
     po = res.info["per_op"]
     if "ratio" in po:
         yield ("per-op overhead below torch eager's" if PER_OP_TARGET == 1 else
                f"per-op overhead below {PER_OP_TARGET:g} × torch eager's",
                f"{po['us_per_op']['ours']:.2f} µs vs {po['us_per_op']['torch']:.2f} µs ({po['ratio']:.2f}×)",
                po["ratio"] < PER_OP_TARGET)
-    for case, ref, bound, strict in COMPILED_TARGETS:
-        ratios = lstm.get(case, {}).get("ratio_compiled", {})
-        if ref in ratios:
-            v = ratios[ref]
-            yield (f"{case}: compiled {'<' if strict else '≤'} {bound:g} × {SHORT_NAMES[ref]}", f"{v:.2f}×",
-                   v < bound if strict else v <= bound)
     for impl, case, bound in MEMORY_TARGETS:
         peak = res.memory.get((case, impl), {}).get("tracemalloc_peak_mib")
         if peak is not None:

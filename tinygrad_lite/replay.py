@@ -237,7 +237,7 @@ def _generate_backward(program):
     reverse recorded order, its VJP on its gradient (when one reached it) and the accumulation of
     what it returns, the engine's rules with the decisions the plan made written in: which inputs
     need a gradient, which slices are joined (``T["Q<slot>"]``), which weights are batched
-    (``T["R<slot>"]``, ``T["B<slot>"]``). ``G`` holds the gradients by slot, ``O`` whether each is
+    (``T["R<slot>"]``, ``T["B<slot>"]``: the matmul nodes and their gradients). ``G`` holds the gradients by slot, ``O`` whether each is
     ours to add into, ``N`` the nodes. In pieces of _CHUNK ops; the source is kept as
     ``program.backward_source``. Returns the function that runs all pieces."""
     names = {"ndarray": np.ndarray, "add": _add, "collected": _collected}
@@ -257,7 +257,7 @@ def _generate_backward(program):
 
     def backward(grads, owned, nodes, program):
         kept = {f"Q{slot}": [None] * len(tiles) for slot, (_, _, tiles) in program.tiled.items()}
-        kept.update({f"{x}{w}": [] for w in program.batched for x in "RBW"})
+        kept.update({f"{x}{w}": [] for w in program.batched for x in "RB"})
         for piece in pieces:
             piece(grads, owned, nodes, kept, program)
         for slot in program.source_slots:  # inputs and externals: their set-aside gradients
@@ -269,7 +269,7 @@ def _generate_backward(program):
 def _collected(slot, kept, grads, owned, program):
     """What the plan set aside for ``slot`` (batched rows, joined slices), added now it is all in."""
     if slot in program.batched and kept[f"R{slot}"]:
-        _flush((kept[f"R{slot}"], kept[f"B{slot}"], kept[f"W{slot}"][0]), slot, grads, owned, program)
+        _flush(kept[f"R{slot}"], kept[f"B{slot}"], slot, grads, owned, program)
         kept[f"R{slot}"].clear()  # in place: the generated code holds these lists too
         kept[f"B{slot}"].clear()
     if slot in program.tiled:
@@ -297,15 +297,15 @@ def _backward_lines(program, step):
                       f"                add(G, O, {slot}, r{i}, program)"]
     if step.batched_weight is not None:
         w = step.batched_weight
-        lines.append(f"        R{w}.append(n.x); B{w}.append(g); T['W{w}'][:] = [n.y]")
+        lines.append(f"        R{w}.append(n); B{w}.append(g)")
     return lines
 
 
-def _flush(collected, w, grads, owned, program):
-    """The weight gradient of batched matmuls: MatMul's own VJP on the stacked rows."""
-    rows, row_grads, weight = collected
+def _flush(matmuls, row_grads, w, grads, owned, program):
+    """The weight gradient of batched matmuls: MatMul's own VJP on the stacked rows (every one
+    of ``matmuls`` read the same weight, its ``y``)."""
     node = MatMul()
-    node.x, node.y, node.parents = np.concatenate(rows), weight, (NO, YES)
+    node.x, node.y, node.parents = np.concatenate([m.x for m in matmuls]), matmuls[0].y, (NO, YES)
     _add(grads, owned, w, node.backward(np.concatenate(row_grads))[1], program)
 
 
