@@ -61,7 +61,7 @@ def adding_job(name, T, seed, s):
     steps = s.adding_steps[T]
     _, hist = tasks.train_adding(kind, T=T, forget_bias=bias, steps=steps, lr=s.adding_lr, seed=seed,
                                  batch=s.batch, test_size=s.adding_test, hidden=s.hidden, eval_every=s.adding_eval,
-                                 target=s.adding_target, clip=s.clip,
+                                 target=s.adding_target, clip=s.clip, compiled=s.compiled,
                                  progress=_reporter(job_name("adding", name, T, seed), steps, "mse"))
     _, y = tasks.adding_test_set(seed, T, s.adding_test)
     return {"history": hist, "mse": hist["scores"][-1], "best": min(hist["scores"]),

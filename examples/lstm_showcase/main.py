@@ -26,12 +26,15 @@ def parse_args(argv=None):
                    help="training seeds per configuration (default: 1, or 3 with --full)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="worker processes for the training runs (default: 2, or 1 on one core)")
+    p.add_argument("--eager", action="store_true",
+                   help="train the adding problem eagerly, without tinygrad_lite.compile (to time what compile saves)")
     return p.parse_args(argv)
 
 
 def settings_of(args):
     s = settings_for("quick" if args.quick else "full" if args.full else "default")
-    return s if args.seeds is None else dataclasses.replace(s, seeds=max(1, args.seeds))
+    s = s if args.seeds is None else dataclasses.replace(s, seeds=max(1, args.seeds))
+    return dataclasses.replace(s, compiled=False) if args.eager else s
 
 
 class Clock:

@@ -217,6 +217,15 @@ def memory_section(s, token):
         table(header, rows) + "\n"]
 
 
+def _adding_mode(s):
+    """How the adding problem's training ran, in one sentence of the report."""
+    if not s.compiled:
+        return "The training steps run eagerly (`--eager`)."
+    return ("The training steps run under `tinygrad_lite.compile` (recorded at the first step, replayed after "
+            "it): its float32 numbers equal eager mode's within rounding, so an eager rerun (`--eager`) can differ "
+            "in the last digits, and where a score sits at a threshold, by an evaluation step.")
+
+
 def adding_section(s, adding):
     """3. The adding problem: the task, the MSE table against the baseline, what was solved, the plot."""
     header = ["model"] + [f"T = {T}" for T in s.lengths]
@@ -238,10 +247,7 @@ def adding_section(s, adding):
         f"linear readout of the last h, Adam lr {s.adding_lr:g}, batch {s.batch}, gradient clipping at {s.clip:g}; "
         f"test MSE on {s.adding_test} fixed sequences every {s.adding_eval} steps, stopping early once it is below "
         f"{s.adding_target:g}. Step budgets per T: "
-        f"{', '.join(f'{T}: {s.adding_steps[T]}' for T in s.lengths)}. The training steps run under "
-        "`tinygrad_lite.compile` (recorded at the first step, replayed after it): its float32 numbers equal eager "
-        "mode's within rounding, so an eager rerun can differ in the last digits, and where a score sits at a "
-        "threshold, by an evaluation step.\n",
+        f"{', '.join(f'{T}: {s.adding_steps[T]}' for T in s.lengths)}. {_adding_mode(s)}\n",
         f"Final test MSE (the step at which it fell below {s.adding_target:g}, or the best it reached):\n",
         table(header, rows) + "\n",
         solved + "\n",
