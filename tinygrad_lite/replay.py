@@ -269,11 +269,11 @@ def _generate_backward(program):
 def _collected(slot, kept, grads, owned, program):
     """What the plan set aside for ``slot`` (batched rows, joined slices), added now it is all in."""
     if slot in program.batched and kept[f"R{slot}"]:
-        _flush(kept[f"R{slot}"], kept[f"B{slot}"], slot, grads, owned, program)
+        _flush(kept[f"R{slot}"], kept[f"B{slot}"], slot, grads, owned, program, kept)
         kept[f"R{slot}"].clear()  # in place: the generated code holds these lists too
         kept[f"B{slot}"].clear()
     if slot in program.tiled:
-        _join(kept[f"Q{slot}"], slot, grads, owned, program)
+        _join(kept[f"Q{slot}"], slot, grads, owned, program, kept)
         kept[f"Q{slot}"][:] = [None] * len(kept[f"Q{slot}"])
 
 
@@ -301,15 +301,21 @@ def _backward_lines(program, step):
     return lines
 
 
-def _flush(matmuls, row_grads, w, grads, owned, program):
+def _flush(matmuls, row_grads, w, grads, owned, program, kept):
     """The weight gradient of batched matmuls: MatMul's own VJP on the stacked rows (every one
-    of ``matmuls`` read the same weight, its ``y``)."""
+    of ``matmuls`` read the same weight, its ``y``), in recorded order."""
     node = MatMul()
-    node.x, node.y, node.parents = np.concatenate([m.x for m in matmuls]), matmuls[0].y, (NO, YES)
-    _add(grads, owned, w, node.backward(np.concatenate(row_grads))[1], program)
+    node.x, node.y, node.parents = np.concatenate([m.x for m in reversed(matmuls)]), matmuls[0].y, (NO, YES)
+    rows = row_grads[::-1]
+    if len({r.shape for r in rows}) == 1:  # equal blocks: stacked, perhaps shared with a join
+        rows = _stacked(rows, kept)
+        rows = rows.reshape(-1, rows.shape[-1])
+    else:
+        rows = np.concatenate(rows)
+    _add(grads, owned, w, node.backward(rows)[1], program)
 
 
-def _join(got, slot, grads, owned, program):
+def _join(got, slot, grads, owned, program, kept):
     """The gradient of a slot cut into pieces: the pieces' gradients side by side (zeros where
     a piece got none)."""
     if all(g is None for g in got):
@@ -317,10 +323,29 @@ def _join(got, slot, grads, owned, program):
     axis, stacked, steps = program.tiled[slot]
     dtype = program.dtypes[slot]
     got = [np.zeros(program.shapes[step.out], dtype) if g is None else g for g, step in zip(got, steps)]
-    joined = np.stack(got, axis) if stacked else np.concatenate(got, axis)
+    if stacked:
+        joined = _stacked(got, kept) if axis == 0 else np.stack(got, axis)
+    else:
+        joined = np.concatenate(got, axis)
     if joined.dtype != dtype:
         joined = joined.astype(dtype)
     _add(grads, owned, slot, joined, program)
+
+
+def _stacked(arrays, kept):
+    """``np.stack(arrays)``, made once per backward for the same arrays: a recurrent step's gate
+    gradient is the gradient of both its slice ``xW[t]`` and its matmul ``h @ W_hh.T``, so the
+    join of xW's slices and the batched weight gradient would each copy the same T arrays (16 MB
+    on the long benchmark). The arrays are compared by identity, and kept, so none can be freed
+    and its id reused, until the second consumer took it. Neither writes into the result (``_add``
+    does not own it)."""
+    last = kept.get("stacked")
+    if last is not None and len(last[0]) == len(arrays) and all(a is b for a, b in zip(last[0], arrays)):
+        del kept["stacked"]
+        return last[1]
+    result = np.stack(arrays)
+    kept["stacked"] = (arrays, result)
+    return result
 
 
 def _add(grads, owned, slot, pg, program):
