@@ -7,7 +7,7 @@ import numpy as np
 
 from tinygrad_lite import ShapeError, Tensor, stack
 from tinygrad_lite.checks import nested_shape
-from tinygrad_lite.surface import numeric_array
+from tinygrad_lite.surface import index_by, numeric_array
 
 __all__ = ["mse_loss", "cross_entropy", "binary_cross_entropy_with_logits"]
 
@@ -71,7 +71,8 @@ def cross_entropy(logits, target, reduction="mean"):
     Computed through log_softmax, which subtracts the row maximum: finite for any finite logits.
     """
     logits = _float_input(logits, "cross_entropy", target, "logits")
-    target = target.data if isinstance(target, Tensor) else numeric_array(target, "cross_entropy", (logits,))
+    if not isinstance(target, Tensor):
+        target = Tensor(numeric_array(target, "cross_entropy", (logits,)))
     _check_reduction(reduction, "cross_entropy", logits, target)
     if logits.ndim not in (1, 2) or target.shape != logits.shape[:-1]:
         raise ShapeError(f"cross_entropy: expected logits (N, C) with target (N,), or (C,) with a scalar target; "
@@ -79,12 +80,10 @@ def cross_entropy(logits, target, reduction="mean"):
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype} "
                         f"(logits {logits.shape}, target {target.shape})")
-    C = logits.shape[-1]
-    if target.size and (target.min() < 0 or target.max() >= C):
-        raise IndexError(f"cross_entropy: target classes must lie in [0, {C}), got values from {target.min()} "
-                         f"to {target.max()} (logits {logits.shape}, target {target.shape})")
     logp = logits.log_softmax(axis=-1)
-    picked = logp[target] if logits.ndim == 1 else logp[np.arange(len(target)), target]
+    # the classes are picked by an op that reads the target's values when it runs (the bounds,
+    # [0, C), are checked there): a compiled training step replays with every batch's targets
+    picked = index_by(logp, target, along=logits.ndim == 2, negative=False, what="cross_entropy")
     return _reduce(-picked, reduction)
 
 

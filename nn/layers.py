@@ -3,7 +3,7 @@
 import numpy as np
 
 from tinygrad_lite import ShapeError, Tensor
-from tinygrad_lite.surface import numeric_array
+from tinygrad_lite.surface import index_by, numeric_array
 
 from ._rng import generator, uniform
 from .module import Module, Parameter, as_tensor, check_sizes
@@ -59,10 +59,9 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
     def forward(self, indices):
-        idx = indices.data if isinstance(indices, Tensor) else numeric_array(indices, self)
+        idx = indices if isinstance(indices, Tensor) else Tensor(numeric_array(indices, self))
         if idx.dtype.kind not in "iu":
             raise TypeError(f"{self!r}: indices must be integers, got dtype {idx.dtype} of shape {idx.shape}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"{self!r}: indices must lie in [0, {self.num_embeddings}), got values from "
-                             f"{idx.min()} to {idx.max()} in indices of shape {idx.shape}")
-        return self.weight[idx]
+        # an op that reads the indices' values when it runs, bounds [0, n) included: a compiled
+        # step replays with every batch's tokens
+        return index_by(self.weight, idx, negative=False, what=repr(self))

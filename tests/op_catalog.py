@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import tinygrad_lite as tl
+from tinygrad_lite.surface import index_by
 from tinygrad_lite.testing import (
     arrays,
     broadcastable_shapes,
@@ -118,6 +119,20 @@ def _getitem_array_draw(data):
     x = data.draw(arrays(shapes(min_dims=1)))
     rows = data.draw(st.lists(st.integers(-x.shape[0], x.shape[0] - 1), min_size=1, max_size=6))
     return [x], {"index": np.array(rows)}  # repeats included: their gradients must add up
+
+
+def _take_draw(data):
+    """x and integer rows for x[Tensor(rows)]: repeats and negative rows included."""
+    x = data.draw(arrays(shapes(min_dims=1)))
+    rows = data.draw(st.lists(st.integers(-x.shape[0], x.shape[0] - 1), min_size=1, max_size=6))
+    return [x], {"index": np.array(rows)}
+
+
+def _take_along_draw(data):
+    """x (N, C) and one class per row, as cross_entropy picks them."""
+    n, c = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5))
+    x = data.draw(arrays((n, c)))
+    return [x], {"index": np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))}
 
 
 def _scatter_add_draw(data):
@@ -232,6 +247,9 @@ CATALOG = [
     Op("GetItem", _getitem_basic_draw, lambda x, index: x[index], None),  # torch has no negative steps
     Op("GetItem", _getitem_array_draw, lambda x, index: x[index],
        lambda t, x, index: x[t.from_numpy(index)]),
+    Op("Take", _take_draw, lambda x, index: x[tl.Tensor(index)], lambda t, x, index: x[t.from_numpy(index)]),
+    Op("Take", _take_along_draw, lambda x, index: index_by(x, tl.Tensor(index), along=True),
+       lambda t, x, index: x.gather(1, t.from_numpy(index)[:, None])[:, 0]),
     # the gradient of indexing as an op of its own (what create_graph records for x[index])
     Op("ScatterAdd", _scatter_add_draw, _scatter_add, _torch_scatter_add),
     Op("Stack", _stack_draw, lambda *xs, axis: tl.stack(xs, axis), lambda t, *xs, axis: t.stack(xs, axis)),

@@ -258,3 +258,42 @@ def test_a_program_generated_in_many_pieces_matches_eager(layer, monkeypatch):
     monkeypatch.setattr(replay, "_CHUNK", 3)  # every value crosses between pieces somewhere
     worst = train_and_compare(lambda: layer(3, 5, num_layers=2, dtype=np.float64), (6, 2, 3))
     assert worst <= 1e-12
+
+
+class TokenClassifier(nn.Module):
+    """Embedding -> LSTM -> Linear on the last step, trained with cross_entropy: both index by data."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(7, 4, dtype=np.float64, rng=0)
+        self.lstm = nn.LSTM(4, 5, dtype=np.float64, rng=1)
+        self.head = nn.Linear(5, 3, dtype=np.float64, rng=2)
+
+    def forward(self, tokens, classes):
+        out, _ = self.lstm(self.embed(tokens))
+        return nn.functional.cross_entropy(self.head(out[-1]), classes)
+
+
+def test_embedding_and_cross_entropy_replay_with_each_batchs_indices():
+    eager, fast_model = TokenClassifier(), TokenClassifier()
+    fast = tl.compile(fast_model)
+    opts = [nn.optim.Adam(m.parameters(), lr=0.05) for m in (eager, fast_model)]
+    rng = np.random.default_rng(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reading the indices' values would warn and run eagerly
+        for _ in range(4):
+            tokens, classes = Tensor(rng.integers(0, 7, (6, 2))), Tensor(rng.integers(0, 3, 2))
+            losses = [eager(tokens, classes), fast(tokens, classes)]
+            assert relative(losses[1].data, losses[0].data) <= 1e-12
+            for loss in losses:
+                loss.backward()
+            for (_, e), f in zip(eager.named_parameters(), fast_model.parameters()):
+                assert relative(f.grad.data, e.grad.data) <= 1e-12
+            for opt in opts:
+                opt.step()
+                opt.zero_grad()
+    assert fast.recordings == 1
+    with pytest.raises(IndexError, match=r"Embedding\(7, 4\).*\[0, 7\).*7"):  # bounds checked at replay
+        fast(Tensor(np.full((6, 2), 7)), Tensor(np.zeros(2, np.int64)))
+    with pytest.raises(IndexError, match=r"cross_entropy.*\[0, 3\)"):
+        fast(Tensor(np.zeros((6, 2), np.int64)), Tensor(np.array([0, 3])))

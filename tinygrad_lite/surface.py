@@ -425,12 +425,23 @@ def getitem(x, index):
             return _unary(ops.GetItem, x, index, True)
         except (IndexError, TypeError, ValueError):
             pass  # numpy refused the index: the checks below name the problem, outside this handler
+    if kind is Tensor and index._data.dtype.kind in "iu" and x._data.ndim:
+        return index_by(x, index, what="getitem")
     shape = x._data.shape
     index, unique = _normalize_index(index, x)
     problem = index_problem(shape, index)
     if problem:
         raise IndexError(f"getitem: index {_show_index(index)} does not fit a tensor of shape {shape}: {problem}")
     return _unary(ops.GetItem, x, index, unique)
+
+
+def index_by(x, index, along=False, negative=True, what="index_by"):
+    """``x[index]`` for an integer Tensor ``index`` (rows of x), or with ``along`` one entry per
+    row, ``x[i, index[i]]``. The index is an input of the op, not a value baked into it: a compiled
+    function reads it afresh at every replay (embeddings and losses index by their data)."""
+    if along and (x.ndim != 2 or index.shape != x.shape[:1]):
+        raise ShapeError(f"{what}: one index per row needs x (N, C) and index (N,), got {x.shape} and {index.shape}")
+    return _nary(ops.Take, (x, index), along, negative, what)
 
 
 def unbind(x, axis=0):

@@ -56,9 +56,9 @@ from .elementwise import (
     Where,
 )
 from .reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, Sum
-from .shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose
+from .shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Take, Transpose
 
 __all__ = ["Function", "IndexGrad", "sum_to_shape", "NUMPY", "Abs", "Add", "Cast", "Clip", "Div", "Exp", "Log",
            "MatMul", "Maximum", "Minimum", "Mul", "Neg", "Pow", "PowScalar", "Relu", "Sigmoid", "Sqrt", "Sub",
            "Tanh", "Where", "LogSoftmax", "LogSumExp", "Max", "Mean", "Min", "Softmax", "Sum", "BroadcastTo",
-           "Concatenate", "GetItem", "Reshape", "ScatterAdd", "Stack", "Transpose"]
+           "Concatenate", "GetItem", "Reshape", "ScatterAdd", "Stack", "Take", "Transpose"]

@@ -53,6 +53,31 @@ class GetItem(Function):
         return (F.index_grad(g, self.index, self.unique, self.shape),)
 
 
+class Take(Function):
+    """``x[index]`` with the integer array of a tensor as its second input (no gradient): the rows
+    of x that an embedding looks up, or with ``along`` one entry per row, ``x[i, index[i]]``, the
+    class a loss picks. An input, not an argument, so a compiled replay reads the index's current
+    values; the bounds are checked here for the same reason: at every forward, replays included.
+    ``what`` names the caller in the error; ``negative`` allows numpy's negative indices."""
+
+    __slots__ = ("index", "unique", "shape")
+
+    def forward(self, x, index, along, negative, what):
+        n = x.shape[1] if along else x.shape[0]
+        low = -n if negative else 0
+        if index.size and (index.min() < low or index.max() >= n):
+            raise IndexError(f"{what}: indices must lie in [{low}, {n}), got values from {index.min()} to "
+                             f"{index.max()} in indices of shape {index.shape} (indexing shape {x.shape})")
+        self.index = (np.arange(len(index)), index) if along else index
+        self.unique, self.shape = along, x.shape  # one entry per row is never repeated; rows may be
+        return x[self.index]
+
+    def backward(self, g, F=NUMPY):
+        if F is NUMPY:
+            return IndexGrad(self.index, g, self.unique), None
+        return F.index_grad(g, self.index, self.unique, self.shape), None
+
+
 class ScatterAdd(Function):
     """g added into zeros of ``shape`` at ``index``: the gradient of x[index] as an op of its own
     (create_graph uses it; a first-order backward adds an IndexGrad into one buffer instead)."""
