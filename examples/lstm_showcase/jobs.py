@@ -45,7 +45,7 @@ def token_job(name, gap, seed, s):
     model, hist = tasks.train_token_task(
         kind, gap=gap, K=s.K, forget_bias=bias, steps=steps, lr=s.token_lr, seed=seed, batch=s.batch,
         test_size=s.token_test, hidden=s.hidden, embed=s.embed, eval_every=s.token_eval, target=s.token_target,
-        clip=s.clip, progress=_reporter(job_name("token", name, gap, seed), steps, "acc"))
+        clip=s.clip, progress=_reporter(job_name("token", name, gap, seed), steps, "acc"), compiled=s.compiled)
     result = {"history": hist, "accuracy": hist["scores"][-1]}
     if gap == s.memory_gap:  # this model is also tested at longer gaps and its gradient flow measured
         rng = np.random.default_rng([seed, 11])

@@ -27,7 +27,7 @@ def parse_args(argv=None):
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="worker processes for the training runs (default: 2, or 1 on one core)")
     p.add_argument("--eager", action="store_true",
-                   help="train the adding problem eagerly, without tinygrad_lite.compile (to time what compile saves)")
+                   help="train eagerly, without tinygrad_lite.compile (to time what compile saves)")
     return p.parse_args(argv)
 
 

@@ -192,7 +192,7 @@ def token_section(s, seed, token):
         f"hidden {s.hidden}, a linear readout of the last h; Adam lr {s.token_lr:g}, batch {s.batch}, gradient "
         f"clipping at {s.clip:g}, accuracy on {s.token_test} held-out sequences every {s.token_eval} steps, "
         f"stopping early at ≥ {s.token_target:g}. "
-        f"Step budgets per gap: {', '.join(f'{g}: {s.token_steps[g]}' for g in s.gaps)}.\n",
+        f"Step budgets per gap: {', '.join(f'{g}: {s.token_steps[g]}' for g in s.gaps)}. {_training_mode(s)}\n",
         f"Held-out accuracy at the end of training (and the step at which it reached {s.token_target:g}):\n",
         table(header, rows) + "\n",
         "![accuracy against gap](token_accuracy.png)\n",
@@ -217,8 +217,8 @@ def memory_section(s, token):
         table(header, rows) + "\n"]
 
 
-def _adding_mode(s):
-    """How the adding problem's training ran, in one sentence of the report."""
+def _training_mode(s):
+    """How the training steps ran, in one sentence of the report (the token task and adding problem)."""
     if not s.compiled:
         return "The training steps run eagerly (`--eager`)."
     return ("The training steps run under `tinygrad_lite.compile` (recorded at the first step, replayed after "
@@ -247,7 +247,7 @@ def adding_section(s, adding):
         f"linear readout of the last h, Adam lr {s.adding_lr:g}, batch {s.batch}, gradient clipping at {s.clip:g}; "
         f"test MSE on {s.adding_test} fixed sequences every {s.adding_eval} steps, stopping early once it is below "
         f"{s.adding_target:g}. Step budgets per T: "
-        f"{', '.join(f'{T}: {s.adding_steps[T]}' for T in s.lengths)}. {_adding_mode(s)}\n",
+        f"{', '.join(f'{T}: {s.adding_steps[T]}' for T in s.lengths)}. {_training_mode(s)}\n",
         f"Final test MSE (the step at which it fell below {s.adding_target:g}, or the best it reached):\n",
         table(header, rows) + "\n",
         solved + "\n",

@@ -46,7 +46,7 @@ class Settings:
     explode_steps: int = 300
     explode_lr: float = 0.1     # plain SGD
     random_T: int = 100         # random search on the adding problem at this T (and the token task at memory_gap)
-    compiled: bool = True       # the adding problem trains under tinygrad_lite.compile (--eager: it does not)
+    compiled: bool = True       # token task and adding problem train under tinygrad_lite.compile (--eager: not)
 
 
 PINNED_BIAS = 30.0  # sigmoid(30) = 1 - 1e-13 and sigmoid(-30) = 1e-13: gates pinned open and shut

@@ -193,20 +193,23 @@ def adding_test_set(seed, T, size=256):
 
 
 def train_token_task(kind, *, gap, K, forget_bias, steps, lr, seed, batch=64, test_size=512,
-                     hidden=32, embed=16, eval_every=25, target=0.99, clip=1.0, progress=None):
+                     hidden=32, embed=16, eval_every=25, target=0.99, clip=1.0, progress=None, compiled=True):
     """Train a TokenModel at one gap; returns (model, history). Stops at held-out accuracy >= target.
 
     The data stream depends on (seed, gap) only, the initial weights on (seed, kind): RNN and
-    LSTM see the same sequences in the same order.
+    LSTM see the same sequences in the same order. Compiled by default, as the adding problem: the
+    embedding and the loss index by the batch's values through an op that reads them at every
+    replay, so one recording serves the whole run.
     """
     data_rng = np.random.default_rng([seed, gap, 1])
     test_tokens, test_keys = token_test_set(seed, gap, K, test_size)
     model = TokenModel(kind, K, hidden, embed, forget_bias, rng=[seed, {"rnn": 3, "lstm": 4, "gru": 9}[kind]])
     history = train(
-        model, lambda: token_batch(data_rng, batch, gap, K),
+        model, lambda: tuple(map(Tensor, token_batch(data_rng, batch, gap, K))),
         lambda logits, keys: nn.functional.cross_entropy(logits, keys),
         lambda: token_accuracy(model, test_tokens, test_keys),
-        steps=steps, lr=lr, eval_every=eval_every, done=lambda acc: acc >= target, clip=clip, progress=progress)
+        steps=steps, lr=lr, eval_every=eval_every, done=lambda acc: acc >= target, clip=clip, progress=progress,
+        compiled=compiled)
     return model, history
 
 
@@ -214,9 +217,7 @@ def train_adding(kind, *, T, forget_bias, steps, lr, seed, batch=64, test_size=2
                  eval_every=50, target=0.01, clip=1.0, progress=None, compiled=True):
     """Train an AddingModel at length T; returns (model, history). Stops at test MSE < target.
 
-    Compiled by default: every step has the same shapes, so one recording serves the whole run.
-    (The token task stays eager: its embedding and loss index by the tokens' values, which a
-    recording would bake in; compile would see that, warn, and run it eagerly anyway.)"""
+    Compiled by default: every step has the same shapes, so one recording serves the whole run."""
     data_rng = np.random.default_rng([seed, T, 5])
     test_x, test_y = adding_test_set(seed, T, test_size)
     model = AddingModel(kind, hidden, forget_bias, rng=[seed, {"rnn": 7, "lstm": 8, "gru": 10}[kind]])
