@@ -297,3 +297,31 @@ def test_embedding_and_cross_entropy_replay_with_each_batchs_indices():
         fast(Tensor(np.full((6, 2), 7)), Tensor(np.zeros(2, np.int64)))
     with pytest.raises(IndexError, match=r"cross_entropy.*\[0, 3\)"):
         fast(Tensor(np.zeros((6, 2), np.int64)), Tensor(np.array([0, 3])))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 5), index_shape=st.sampled_from([(), (1,), (4,), (2, 3)]), seed=st.integers(0, 2**16))
+def test_indexing_by_a_tensor_replays_with_each_calls_values(n, index_shape, seed):
+    rng = np.random.default_rng(seed)
+    weight = Tensor(rng.standard_normal((n, 3)), requires_grad=True)
+    def f(x, index, classes):
+        rows = (x[index] * weight[index]).tanh()  # repeats add their gradients
+        picked = nn.functional.cross_entropy(rows.reshape(-1, 3), classes, reduction="sum")
+        return picked + rows.sum()
+    fast = tl.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a value read into Python would warn and run eagerly
+        for _ in range(3):
+            x = rng.standard_normal((n, 3))
+            index = rng.integers(-n, n, index_shape)
+            classes = rng.integers(0, 3, int(np.prod(index_shape, dtype=int)))
+            grads = []
+            for g in (f, fast):
+                leaf = Tensor(x, requires_grad=True)
+                loss = g(leaf, Tensor(index), Tensor(classes))
+                loss.backward()
+                grads.append((loss.data, leaf.grad.data, weight.grad.data.copy()))
+                weight.grad = None
+            for e, c in zip(*grads):
+                assert relative(c, e) <= 1e-12
+    assert fast.recordings == 1
