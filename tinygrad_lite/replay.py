@@ -237,8 +237,8 @@ def _generate_backward(program):
     reverse recorded order, its VJP on its gradient (when one reached it) and the accumulation of
     what it returns, the engine's rules with the decisions the plan made written in: which inputs
     need a gradient, which slices are joined (``T["Q<slot>"]``), which weights are batched
-    (``T["R<slot>"]``, ``T["B<slot>"]``: the matmul nodes and their gradients). ``G`` holds the gradients by slot, ``O`` whether each is
-    ours to add into, ``N`` the nodes. In pieces of _CHUNK ops; the source is kept as
+    (``T["R<slot>"]``, ``T["B<slot>"]``: the matmul nodes and their gradients). ``G`` holds the
+    gradients by slot, ``O`` whether each is ours to add into, ``N`` the nodes. In pieces of _CHUNK ops; the source is kept as
     ``program.backward_source``. Returns the function that runs all pieces."""
     names = {"ndarray": np.ndarray, "add": _add, "collected": _collected}
     set_aside = [f"Q{slot}" for slot in program.tiled] + [f"{x}{w}" for w in program.batched for x in "RB"]
@@ -336,9 +336,9 @@ def _stacked(arrays, kept):
     """``np.stack(arrays)``, made once per backward for the same arrays: a recurrent step's gate
     gradient is the gradient of both its slice ``xW[t]`` and its matmul ``h @ W_hh.T``, so the
     join of xW's slices and the batched weight gradient would each copy the same T arrays (16 MB
-    on the long benchmark). The arrays are compared by identity, and kept, so none can be freed
-    and its id reused, until the second consumer took it. Neither writes into the result (``_add``
-    does not own it)."""
+    on the long benchmark). The first consumer's arrays are kept beside the result until a second
+    consumer hands in the same arrays (compared by identity) and takes it. Neither writes into the
+    result (``_add`` does not own it)."""
     last = kept.get("stacked")
     if last is not None and len(last[0]) == len(arrays) and all(a is b for a, b in zip(last[0], arrays)):
         del kept["stacked"]
