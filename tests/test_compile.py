@@ -325,3 +325,35 @@ def test_indexing_by_a_tensor_replays_with_each_calls_values(n, index_shape, see
             for e, c in zip(*grads):
                 assert relative(c, e) <= 1e-12
     assert fast.recordings == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(pieces=st.integers(2, 4), axis=st.integers(0, 1), by_int=st.booleans(),
+       used=st.lists(st.booleans(), min_size=4, max_size=4), twice=st.booleans(), seed=st.integers(0, 2**16))
+def test_slices_that_tile_a_tensor_join_their_gradients_as_eager_adds_them(pieces, axis, by_int, used, twice, seed):
+    # The replay joins the pieces' gradients instead of adding them into zeros: with every piece
+    # used (its written-in concatenate) and with some unused (zeros in their place).
+    rng = np.random.default_rng(seed)
+    width = 1 if by_int else 2
+    shape = (pieces * width, 3) if axis == 0 else (3, pieces * width)
+    def f(x):
+        y = x.tanh()  # an intermediate, so its gradient is joined inside the program
+        cut = [y[i] if axis == 0 else y[:, i] for i in range(pieces)] if by_int else \
+              [y[2 * i:2 * i + 2] if axis == 0 else y[:, 2 * i:2 * i + 2] for i in range(pieces)]
+        loss = (y * 0.5).sum() if twice else 0.0  # a second path into y: the joined gradient is added
+        for i, piece in enumerate(cut):
+            if used[i]:
+                loss = loss + (piece.sigmoid() * (i + 1)).sum()
+        return loss + 0.0 * x.sum()
+    fast = tl.compile(f)
+    for _ in range(2):
+        x = rng.standard_normal(shape)
+        grads = []
+        for g in (f, fast):
+            leaf = Tensor(x, requires_grad=True)
+            loss = g(leaf)
+            loss.backward()
+            grads.append((loss.data, leaf.grad.data))
+        for e, c in zip(*grads):
+            assert relative(c, e) <= 1e-12
+    assert fast.recordings == 1
