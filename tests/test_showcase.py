@@ -153,3 +153,25 @@ def test_every_mode_has_a_budget_for_every_run(mode):
     assert len(jobs) == training + gate_seeds + exploding + 2  # + random search on the two tasks
     assert s.random_T in s.lengths and best_lstm(s) in s.adding_models  # random search is compared with them
     assert len({name for name, *_ in jobs}) == len(jobs)
+
+
+def test_compiled_training_and_held_out_scores_follow_eager():
+    # The showcase trains and evaluates under compile by default: the held-out outputs of a
+    # replay are eager's exactly (the same ops in the same order), and a short training run
+    # follows eager's within float32 rounding.
+    import numpy as np
+    from lstm_showcase import tasks
+
+    from tinygrad_lite import Tensor, no_grad
+    for model, test in ((tasks.TokenModel("lstm", 4, 8, 4, 1.0, rng=0), tasks.token_test_set(0, 5, 4, 32)[0]),
+                        (tasks.AddingModel("gru", 8, rng=1), tasks.adding_test_set(0, 6, 16)[0])):
+        judge = tasks.held_out_model(model, True)
+        with no_grad():
+            for _ in range(2):
+                assert np.array_equal(judge(Tensor(test)).data, model(test).data)
+        assert judge.recordings == 1
+    runs = [tasks.train_adding("lstm", T=6, forget_bias=1.0, steps=20, lr=0.01, seed=0, eval_every=5, target=-1,
+                               compiled=compiled)[1] for compiled in (False, True)]
+    assert runs[0]["steps"] == runs[1]["steps"] == [0, 5, 10, 15, 20]
+    np.testing.assert_allclose(runs[1]["scores"], runs[0]["scores"], rtol=1e-4)
+    np.testing.assert_allclose(runs[1]["losses"][1:], runs[0]["losses"][1:], rtol=1e-4)

@@ -134,13 +134,21 @@ def adding_mse(model, x, y):
         return float(np.mean((model(x).data - y) ** 2))
 
 
+def held_out_model(model, compiled):
+    """What the held-out evaluations call: ``model``, or with ``compiled`` the model under
+    ``tinygrad_lite.compile``. The evaluations run without grad, so they replay a no-grad recording
+    of their own (the same ops in the same order: the same numbers); the inputs must be Tensors."""
+    return tinygrad_lite.compile(model) if compiled else model
+
+
 def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, clip=1.0, progress=None,
           compiled=False):
     """Adam with gradient clipping until ``done(score)`` or ``steps`` steps; returns a history dict.
 
     ``compiled``: the forward and loss run under ``tinygrad_lite.compile`` (recorded at the first
     step, replayed after it; the inputs and targets must then be Tensors). The numbers are eager's
-    within float32 rounding; the evaluations and every later measurement stay eager.
+    within float32 rounding; every later measurement stays eager. ``evaluate`` is the caller's (the
+    tasks below compile it too, see held_out_model).
 
     next_batch()      -> (inputs, targets) for one step
     loss_fn(out, tgt) -> the loss Tensor
@@ -203,11 +211,13 @@ def train_token_task(kind, *, gap, K, forget_bias, steps, lr, seed, batch=64, te
     """
     data_rng = np.random.default_rng([seed, gap, 1])
     test_tokens, test_keys = token_test_set(seed, gap, K, test_size)
+    test_tokens = Tensor(test_tokens)
     model = TokenModel(kind, K, hidden, embed, forget_bias, rng=[seed, {"rnn": 3, "lstm": 4, "gru": 9}[kind]])
+    judge = held_out_model(model, compiled)
     history = train(
         model, lambda: tuple(map(Tensor, token_batch(data_rng, batch, gap, K))),
         lambda logits, keys: nn.functional.cross_entropy(logits, keys),
-        lambda: token_accuracy(model, test_tokens, test_keys),
+        lambda: token_accuracy(judge, test_tokens, test_keys),
         steps=steps, lr=lr, eval_every=eval_every, done=lambda acc: acc >= target, clip=clip, progress=progress,
         compiled=compiled)
     return model, history
@@ -220,11 +230,13 @@ def train_adding(kind, *, T, forget_bias, steps, lr, seed, batch=64, test_size=2
     Compiled by default: every step has the same shapes, so one recording serves the whole run."""
     data_rng = np.random.default_rng([seed, T, 5])
     test_x, test_y = adding_test_set(seed, T, test_size)
+    test_x = Tensor(test_x)
     model = AddingModel(kind, hidden, forget_bias, rng=[seed, {"rnn": 7, "lstm": 8, "gru": 10}[kind]])
+    judge = held_out_model(model, compiled)
     history = train(
         model, lambda: tuple(map(Tensor, adding_batch(data_rng, batch, T))),
         nn.functional.mse_loss,
-        lambda: adding_mse(model, test_x, test_y),
+        lambda: adding_mse(judge, test_x, test_y),
         steps=steps, lr=lr, eval_every=eval_every, done=lambda mse: mse < target, clip=clip, progress=progress,
         compiled=compiled)
     return model, history
