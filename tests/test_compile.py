@@ -216,6 +216,20 @@ def test_a_layers_trace_after_a_compiled_call_raises():
     assert lstm.trace.h[1].shape == (1, 3)
 
 
+def test_a_model_with_a_stale_trace_can_be_copied_and_pickled():
+    import copy
+    import pickle
+    model = nn.Sequential(nn.LSTM(2, 3, dtype=np.float64))
+    fast = tl.compile(model)
+    for _ in range(2):
+        fast(Tensor(np.ones((2, 1, 2))))
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model)), copy.copy(model)):
+        with pytest.raises(CompileError, match="trace"):  # as stale as the original's
+            _ = twin[0].trace.h
+        twin(Tensor(np.ones((2, 1, 2))))
+        assert twin[0].trace.h[1].shape == (1, 3)
+
+
 def test_a_number_of_another_type_is_another_signature():
     fast = tl.compile(lambda x, k: x * k)
     x = Tensor(np.arange(3))

@@ -298,6 +298,15 @@ class _StaleTrace:
 
     __getattr__ = __getitem__ = __iter__ = __len__ = _refuse
 
+    def __deepcopy__(self, memo):  # copying or pickling the model is not reading the trace:
+        return self  # the copy's trace is as stale (the next eager call replaces it)
+
+    def __copy__(self):
+        return self
+
+    def __reduce__(self):
+        return "_STALE"
+
 
 _STALE = _StaleTrace()
 
