@@ -220,10 +220,11 @@ def memory_section(s, token):
 def _training_mode(s):
     """How the training steps ran, in one sentence of the report (the token task and adding problem)."""
     if not s.compiled:
-        return "The training steps run eagerly (`--eager`)."
-    return ("The training steps run under `tinygrad_lite.compile` (recorded at the first step, replayed after "
-            "it): its float32 numbers equal eager mode's within rounding, so an eager rerun (`--eager`) can differ "
-            "in the last digits, and where a score sits at a threshold, by an evaluation step.")
+        return "The training steps and their held-out evaluations run eagerly (`--eager`)."
+    return ("The training steps and their held-out evaluations run under `tinygrad_lite.compile` (recorded at "
+            "the first call, replayed after it; an evaluation replays exactly eager's ops): the training's "
+            "float32 numbers equal eager mode's within rounding, so an eager rerun (`--eager`) can differ in the "
+            "last digits, and where a score sits at a threshold, by an evaluation step.")
 
 
 def adding_section(s, adding):
