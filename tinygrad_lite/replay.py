@@ -43,7 +43,6 @@ def plan(program):
     program.frees = _forward_frees(program.steps, n, keep)
     program.batched = _batched_weight_gradients(program)
     program.tiled = _tiling_slices(program)
-    program.join_rows, program.join_buffers = _join_buffers(program)
     program.backward_steps = tuple(step for step in reversed(program.steps) if step.differentiable)
     program.forwards = {}  # keep_nodes -> the generated forward, made at its first use
     program.backward = None  # the generated backward, made at its first use
@@ -112,24 +111,6 @@ def _tiling_slices(program):
                 for position, (_, step) in enumerate(cuts):
                     step.piece = (slot, position)
     return tiled
-
-
-def _join_buffers(program):
-    """The joined gradients of like slots (every step's gates: same shape, dtype and cut) go into
-    the rows of one buffer per backward, in recorded order, instead of one new array each. The
-    batched weight gradient and the join of ``xW[t]`` then find those rows already stacked
-    (``_stacked``): one copy of every step's gate gradient fewer, and at that moment one set of
-    them alive instead of two. Returns ({slot: (buffer, row)}, [(rows, shape, dtype)])."""
-    groups, rows = {}, {}
-    for step in program.steps:
-        slot = step.out
-        if slot in program.tiled and slot not in program.batched and not program.tiled[slot][1]:
-            axis, _, pieces = program.tiled[slot]
-            key = (program.shapes[slot], program.dtypes[slot], axis, len(pieces))
-            group = groups.setdefault(key, [len(groups), 0])
-            rows[slot] = (group[0], group[1])
-            group[1] += 1
-    return rows, [(n, shape, dtype) for (shape, dtype, _, _), (_, n) in sorted(groups.items(), key=lambda kv: kv[1])]
 
 
 def _cut(index, shape):
@@ -261,7 +242,6 @@ def _generate_backward(program):
     ``program.backward_source``. Returns the function that runs all pieces."""
     names = {"ndarray": np.ndarray, "add": _add, "collected": _collected, "concatenate": np.concatenate}
     set_aside = [f"Q{slot}" for slot in program.tiled] + [f"{x}{w}" for w in program.batched for x in "RB"]
-    set_aside += [f"{x}{b}" for b in range(len(program.join_buffers)) for x in "JV"]
     sources, pieces = [], []
     steps = program.backward_steps
     for c in range(0, len(steps), _CHUNK):
@@ -278,8 +258,6 @@ def _generate_backward(program):
     def backward(grads, owned, nodes, program):
         kept = {f"Q{slot}": [None] * len(tiles) for slot, (_, _, tiles) in program.tiled.items()}
         kept.update({f"{x}{w}": [] for w in program.batched for x in "RB"})
-        for b, (n, shape, dtype) in enumerate(program.join_buffers):  # J: the rows, V: the views written
-            kept[f"J{b}"], kept[f"V{b}"] = np.empty((n, *shape), dtype), [None] * n
         for piece in pieces:
             piece(grads, owned, nodes, kept, program)
         for slot in program.source_slots:  # inputs and externals: their set-aside gradients
@@ -327,16 +305,13 @@ def _backward_lines(program, step):
 
 def _join_lines(program, slot):
     """The join of a slot cut by slices, written in for its common case, every piece with a
-    gradient (an LSTM step's four gates): one np.concatenate into the slot's row of its join
-    buffer (_join_buffers), without _join's calls, which cost more than the concatenate itself
-    on small gates. Anything else goes through ``collected``."""
+    gradient (an LSTM step's four gates): one np.concatenate, without _join's calls, which cost
+    more than the concatenate itself on small gates. Anything else goes through ``collected``."""
     axis, _, steps = program.tiled[slot]
     q = f"Q{slot}"
-    buffer, row = program.join_rows[slot]
     every_piece = " and ".join(f"{q}[{i}] is not None" for i in range(len(steps)))
     return [f"    if {every_piece}:",
-            f"        j = J{buffer}[{row}]; concatenate({q}, {axis}, out=j); V{buffer}[{row}] = j; "
-            f"{q}[:] = {(None,) * len(steps)}",
+            f"        j = concatenate({q}, {axis}); {q}[:] = {(None,) * len(steps)}",
             f"        if G[{slot}] is None and j.dtype is D[{slot}]:",
             f"            G[{slot}] = j",
             "        else:",
@@ -352,7 +327,7 @@ def _flush(matmuls, row_grads, w, grads, owned, program, kept):
     node.x, node.y, node.parents = np.concatenate([m.x for m in reversed(matmuls)]), matmuls[0].y, (NO, YES)
     rows = row_grads[::-1]
     if len({r.shape for r in rows}) == 1:  # equal blocks: stacked, perhaps shared with a join
-        rows = _stacked(rows, kept, program)
+        rows = _stacked(rows, kept)
         rows = rows.reshape(-1, rows.shape[-1])
     else:
         rows = np.concatenate(rows)
@@ -368,7 +343,7 @@ def _join(got, slot, grads, owned, program, kept):
     dtype = program.dtypes[slot]
     got = [np.zeros(program.shapes[step.out], dtype) if g is None else g for g, step in zip(got, steps)]
     if stacked:
-        joined = _stacked(got, kept, program) if axis == 0 else np.stack(got, axis)
+        joined = _stacked(got, kept) if axis == 0 else np.stack(got, axis)
     else:
         joined = np.concatenate(got, axis)
     if joined.dtype != dtype:
@@ -376,17 +351,13 @@ def _join(got, slot, grads, owned, program, kept):
     _add(grads, owned, slot, joined, program)
 
 
-def _stacked(arrays, kept, program):
-    """``np.stack(arrays)``: the rows of a join buffer when ``arrays`` are those rows (see
-    _join_buffers), else made once per backward for the same arrays: a recurrent step's gate
+def _stacked(arrays, kept):
+    """``np.stack(arrays)``, made once per backward for the same arrays: a recurrent step's gate
     gradient is the gradient of both its slice ``xW[t]`` and its matmul ``h @ W_hh.T``, so the
     join of xW's slices and the batched weight gradient would each copy the same T arrays (16 MB
     on the long benchmark). The first consumer's arrays are kept beside the result until a second
     consumer hands in the same arrays (compared by identity) and takes it. Neither writes into the
     result (``_add`` does not own it)."""
-    rows = _rows_of_a_join_buffer(arrays, kept, program)
-    if rows is not None:
-        return rows
     last = kept.get("stacked")
     if last is not None and len(last[0]) == len(arrays) and all(a is b for a, b in zip(last[0], arrays)):
         del kept["stacked"]
@@ -394,18 +365,6 @@ def _stacked(arrays, kept, program):
     result = np.stack(arrays)
     kept["stacked"] = (arrays, result)
     return result
-
-
-def _rows_of_a_join_buffer(arrays, kept, program):
-    """The rows of a join buffer that ``arrays`` are, in order, when they are (a view, no copy)."""
-    for b in range(len(program.join_buffers)):
-        views = kept[f"V{b}"]
-        at = {id(v): k for k, v in enumerate(views) if v is not None}  # the views are alive: ids unique
-        k = at.get(id(arrays[0]))
-        n = len(arrays)
-        if k is not None and k + n <= len(views) and all(a is v for a, v in zip(arrays, views[k:k + n])):
-            return kept[f"J{b}"][k:k + n]
-    return None
 
 
 def _add(grads, owned, slot, pg, program):
