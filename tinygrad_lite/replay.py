@@ -291,12 +291,7 @@ def _backward_lines(program, step):
     lines.append(f"        n = N[{out}]; N[{out}] = None; {results}, = n.backward(g)")
     for i, (slot, needs) in enumerate(zip(step.reads, step.needs)):
         if needs:
-            lines += [f"        if r{i} is not None:",
-                      f"            if G[{slot}] is None and type(r{i}) is ndarray and r{i}.shape == S[{slot}] "
-                      f"and r{i}.dtype is D[{slot}]:",
-                      f"                G[{slot}] = r{i}  # the first gradient of the slot, as it is",
-                      "            else:",
-                      f"                add(G, O, {slot}, r{i}, program)"]
+            lines += [f"        if r{i} is not None:", *_accumulate_lines(slot, f"r{i}", "            ")]
     if step.batched_weight is not None:
         w = step.batched_weight
         lines.append(f"        R{w}.append(n); B{w}.append(g)")
@@ -312,12 +307,19 @@ def _join_lines(program, slot):
     every_piece = " and ".join(f"{q}[{i}] is not None" for i in range(len(steps)))
     return [f"    if {every_piece}:",
             f"        j = concatenate({q}, {axis}); {q}[:] = {(None,) * len(steps)}",
-            f"        if G[{slot}] is None and j.dtype is D[{slot}]:",
-            f"            G[{slot}] = j",
-            "        else:",
-            f"            add(G, O, {slot}, j, program)",
+            *_accumulate_lines(slot, "j", "        "),
             "    else:",
             f"        collected({slot}, T, G, O, program)"]
+
+
+def _accumulate_lines(slot, name, indent):
+    """Add the gradient ``name`` into ``slot``: the first one as it is when it already has the
+    slot's type, shape and dtype (no call), anything else through ``_add``, the engine's rules."""
+    return [f"{indent}if G[{slot}] is None and type({name}) is ndarray and {name}.shape == S[{slot}] "
+            f"and {name}.dtype is D[{slot}]:",
+            f"{indent}    G[{slot}] = {name}  # the first gradient of the slot, as it is",
+            f"{indent}else:",
+            f"{indent}    add(G, O, {slot}, {name}, program)"]
 
 
 def _flush(matmuls, row_grads, w, grads, owned, program, kept):
