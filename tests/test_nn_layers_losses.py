@@ -9,6 +9,8 @@ from layer_helpers import call_with, float64_params
 
 import nn
 from tinygrad_lite import ShapeError, Tensor, gradcheck
+from tinygrad_lite.ops import IndexGrad
+from tinygrad_lite.ops.base import _rows_pay
 from tinygrad_lite.testing import floats, tensors
 
 F = nn.functional
@@ -120,6 +122,34 @@ def test_embedding_lookup_and_gradcheck(num, dim, shape, seed):
     (out * 2.0).sum().backward()
     counts = np.bincount(idx.ravel(), minlength=num)
     np.testing.assert_allclose(emb.weight.grad.data, 2.0 * counts[:, None] * np.ones(dim))
+
+
+@given(st.integers(1, 40), st.lists(st.integers(1, 5), min_size=0, max_size=2), st.integers(256, 2000),
+       st.booleans(), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+def test_many_repeated_lookups_add_their_gradients_as_np_add_at(rows, row_shape, lookups, negative, dtype, seed):
+    """Enough lookups take the sorted path (_add_rows) when the rows are short; whichever path
+    runs, the sums are np.add.at's, repeats and negative indices (-1 is the last row) included."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(-rows if negative else 0, rows, (lookups // 8 + 1, 8))
+    g = rng.standard_normal((*index.shape, *row_shape)).astype(dtype)
+    expected = np.zeros((rows, *row_shape), dtype)
+    np.add.at(expected, index, g)
+    got = IndexGrad(index, g, False).add_into(np.zeros((rows, *row_shape), dtype))
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_an_embedding_of_a_whole_batch_sums_each_rows_gradient():
+    """The token task's lookup: 102 x 64 tokens into 25 rows, the sorted path's case."""
+    emb = nn.Embedding(25, 16, dtype=np.float64, rng=0)
+    idx = np.random.default_rng(1).integers(0, 25, (102, 64))
+    assert _rows_pay(idx, emb.weight.data)
+    g = np.random.default_rng(2).standard_normal((102, 64, 16))
+    (emb(idx) * Tensor(g)).sum().backward()
+    expected = np.zeros((25, 16))
+    np.add.at(expected, idx, g)
+    np.testing.assert_allclose(emb.weight.grad.data, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_linear_and_embedding_errors_and_defaults():
