@@ -219,12 +219,15 @@ def memory_section(s, token):
 
 def _training_mode(s):
     """How the training steps ran, in one sentence of the report (the token task and adding problem)."""
+    flushed = (" While training, in either mode, subnormal floats are flushed to zero "
+               "(`tinygrad_lite.set_flush_denormal(True)`, on x86-64 Linux): a vanishing gradient many steps back "
+               "is subnormal and costs a slow path of the processor, and no float32 sum keeps it.")
     if not s.compiled:
-        return "The training steps and their held-out evaluations run eagerly (`--eager`)."
+        return "The training steps and their held-out evaluations run eagerly (`--eager`)." + flushed
     return ("The training steps and their held-out evaluations run under `tinygrad_lite.compile` (recorded at "
             "the first call, replayed after it; an evaluation replays exactly eager's ops): the training's "
             "float32 numbers equal eager mode's within rounding, so an eager rerun (`--eager`) can differ in the "
-            "last digits, and where a score sits at a threshold, by an evaluation step.")
+            "last digits, and where a score sits at a threshold, by an evaluation step." + flushed)
 
 
 def adding_section(s, adding):

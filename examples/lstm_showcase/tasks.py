@@ -148,7 +148,8 @@ def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, 
     ``compiled``: the forward and loss run under ``tinygrad_lite.compile`` (recorded at the first
     step, replayed after it; the inputs and targets must then be Tensors). The numbers are eager's
     within float32 rounding; every later measurement stays eager. ``evaluate`` is the caller's (the
-    tasks below compile it too, see held_out_model).
+    tasks below compile it too, see held_out_model). In both modes subnormal floats are flushed to
+    zero while training (``tinygrad_lite.set_flush_denormal``), and only then.
 
     next_batch()      -> (inputs, targets) for one step
     loss_fn(out, tgt) -> the loss Tensor
@@ -165,6 +166,17 @@ def train(model, next_batch, loss_fn, evaluate, *, steps, lr, eval_every, done, 
     step_loss = WithLoss(model, loss_fn)
     if compiled:
         step_loss = tinygrad_lite.compile(step_loss)
+    # subnormal gradients (a vanishing one, many steps back) cost a tanh RNN most of its training
+    # time and add nothing a float32 sum keeps: flushed to zero while training, in both modes
+    flushing = tinygrad_lite.set_flush_denormal(True)
+    try:
+        return _train_steps(next_batch, step_loss, opt, params, evaluate, steps, eval_every, done, clip, progress)
+    finally:
+        if flushing:
+            tinygrad_lite.set_flush_denormal(False)
+
+
+def _train_steps(next_batch, step_loss, opt, params, evaluate, steps, eval_every, done, clip, progress):
     history = {"steps": [0], "scores": [evaluate()], "losses": [float("nan")], "solved": False}
     start, running = time.perf_counter(), []
     step = 0
