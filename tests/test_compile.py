@@ -371,3 +371,39 @@ def test_slices_that_tile_a_tensor_join_their_gradients_as_eager_adds_them(piece
         for e, c in zip(*grads):
             assert relative(c, e) <= 1e-12
     assert fast.recordings == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(["transposed", "input", "strided"]), uses=st.integers(2, 4), lead=st.sampled_from([(), (2,)]),
+       also_summed=st.booleans(), seed=st.integers(0, 2**16))
+def test_a_matrix_many_matmuls_multiply_by_is_copied_and_gradients_stay_eagers(kind, uses, lead, also_summed, seed):
+    # The replay multiplies by a contiguous copy of a right operand that several matmuls share
+    # (W.T of a recurrent layer, an input, a strided slice), while the nodes keep the original.
+    rng = np.random.default_rng(seed)
+    weight = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+
+    def f(h, w_in):
+        w = {"transposed": weight.T, "input": w_in, "strided": w_in[:, ::2]}[kind]
+        loss = 0.0
+        for _ in range(uses):
+            h = (h @ w).tanh()
+            loss = loss + (h * h).sum()
+        return loss + (w.sum() if also_summed else 0.0)
+    fast = tl.compile(f)
+    w_shape = (3, 6) if kind == "strided" else (3, 3)
+    for _ in range(3):
+        h, w_in = rng.standard_normal((*lead, 2, 3)), rng.standard_normal(w_shape)
+        results = []
+        for g in (f, fast):
+            leaves = Tensor(h, requires_grad=True), Tensor(w_in, requires_grad=True)
+            loss = g(*leaves)
+            loss.backward()
+            results.append([loss.data, *(getattr(t.grad, "data", 0.0) for t in (*leaves, weight))])
+            weight.grad = None
+        for e, c in zip(*results):
+            assert relative(c, e) <= 1e-12
+        with tl.no_grad():  # an optimiser step: the copy is made anew at every replay
+            weight.data = weight.data * 0.9
+    (program,) = fast.cache.values()
+    assert len(program.copies) == 1
+
