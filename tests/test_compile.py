@@ -407,3 +407,26 @@ def test_a_matrix_many_matmuls_multiply_by_is_copied_and_gradients_stay_eagers(k
     (program,) = fast.cache.values()
     assert len(program.copies) == 1
 
+
+def test_a_replay_pauses_the_cycle_collector_and_restores_it():
+    import gc
+
+    lstm = nn.LSTM(3, 4)
+    fast = tl.compile(lambda x: lstm(x)[0].sum())
+    x = Tensor(np.ones((200, 2, 3)))
+    fast(x).backward()  # the recording, eager
+    started = []
+    gc.collect()
+    gc.callbacks.append(lambda phase, info: started.append(phase) if phase == "start" else None)
+    try:
+        fast(x).backward()  # 3,200 nodes: four collections or more if the collector ran
+    finally:
+        gc.callbacks.pop()
+    assert len(started) <= 1  # one may start once the forward is done and its nodes are alive
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        fast(x).backward()
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
