@@ -415,6 +415,7 @@ def test_a_replay_pauses_the_cycle_collector_and_restores_it():
     fast = tl.compile(lambda x: lstm(x)[0].sum())
     x = Tensor(np.ones((200, 2, 3)))
     fast(x).backward()  # the recording, eager
+    fast(x).backward()  # the first replay, which generates the code
     started = []
     gc.collect()
     gc.callbacks.append(lambda phase, info: started.append(phase) if phase == "start" else None)
