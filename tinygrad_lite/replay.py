@@ -48,6 +48,7 @@ def plan(program):
     program.tiled = _tiling_slices(program)
     program.backward_steps = tuple(step for step in reversed(program.steps) if step.differentiable)
     program.forwards = {}  # keep_nodes -> the generated forward, made at its first use
+    program.reused = tuple(step for step in program.steps if step.differentiable and _reusable(step.cls))
     program.spare_nodes = []  # at most one set of cleared nodes, for the next forward with grad
     program.backward = None  # the generated backward, made at its first use
 
@@ -214,10 +215,9 @@ def _take_nodes(program):
         made = spares.pop()  # list.pop is atomic: two threads never take the same set
     except IndexError:
         made = [None] * len(program.shapes)
-        for step in program.steps:
-            if step.differentiable and _reusable(step.cls):
-                made[step.out] = node = step.cls()
-                node.parents = step.flags
+        for step in program.reused:
+            made[step.out] = node = step.cls()
+            node.parents = step.flags
     return list(made), made
 
 
